@@ -1,0 +1,44 @@
+/**
+ * Every setting the broker reads, with its default and its check. One name per setting: the same
+ * key is used as an environment variable and in the optional JSON config file. The README's
+ * configuration table documents each entry below (a test keeps them in step).
+ */
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveInt = z.coerce.number().int().positive()
+const optionalPath = z.string().min(1).optional()
+
+export const configSchema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  MQTT_PORT: port.default(1883),
+  HTTP_PORT: port.default(8080),
+  MQTTS_PORT: port.default(8883),
+  HTTPS_PORT: port.default(8443),
+  TLS_KEY_FILE: optionalPath,
+  TLS_CERT_FILE: optionalPath,
+  PUBLIC_URL: z.url().optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  TOKEN_TTL_SECONDS: positiveInt.default(86_400),
+  VISITOR_RENEW_SECONDS: positiveInt.default(180 * 86_400),
+  ADMIN_PASSWORD: z.string().min(8, 'ADMIN_PASSWORD must be at least 8 characters').optional(),
+  ANONYMOUS_NAMESPACE: z.string().default(''),
+  ACL_FILE: optionalPath,
+  MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_455).default(262_144),
+  HTTP_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+  HTTP_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  CONNECT_TIMEOUT_MS: positiveInt.default(30_000),
+  QUEUE_MAX_MESSAGES: positiveInt.default(1000),
+  QUEUE_MAX_AGE_SECONDS: positiveInt.default(7 * 86_400),
+  CORS_ORIGINS: z.string().default('*'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).strict().superRefine((c, ctx) => {
+  if (Boolean(c.TLS_KEY_FILE) !== Boolean(c.TLS_CERT_FILE)) {
+    ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_KEY_FILE and TLS_CERT_FILE must be set together' })
+  }
+})
+
+export type Config = Readonly<z.output<typeof configSchema>>
+export type ConfigInput = z.input<typeof configSchema>
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as ReadonlyArray<keyof Config>

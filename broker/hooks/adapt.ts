@@ -1,0 +1,98 @@
+/**
+ * The one place where our promise-based hooks meet aedes' callback API. It also keeps each
+ * connection's `ClientContext`, and counts and logs every refusal.
+ */
+import type { AedesOptions, AuthenticateError, Client } from 'aedes'
+import { ERRORS, ImError } from '../../shared/errors.js'
+import type { Logger } from '../ops/logger.js'
+import type { Metrics } from '../ops/metrics.js'
+import type { BrokerHooks, ClientContext } from './types.js'
+
+type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>
+
+/** CONNACK return codes for the errors `authenticate` may throw. [MQTT-3.2.2-3] */
+const CONNACK_CODE: Partial<Record<ImError['code'], 2 | 4 | 5>> = {
+  IM_ERR_IDENTIFIER_REJECTED: 2
+}
+
+export class HookAdapter {
+  readonly #contexts = new WeakMap<Client, ClientContext>()
+  readonly #emptyClientId = new WeakSet<Client>()
+  readonly #hooks: BrokerHooks
+  readonly #log: Logger
+  readonly #metrics: Metrics
+
+  constructor (hooks: BrokerHooks, log: Logger, metrics: Metrics) {
+    this.#hooks = hooks
+    this.#log = log
+    this.#metrics = metrics
+  }
+
+  contextOf (client: Client): ClientContext | undefined {
+    return this.#contexts.get(client)
+  }
+
+  aedesOptions (): AedesHooks {
+    return {
+      preConnect: (client, packet, done) => {
+        if (packet.clientId === '') this.#emptyClientId.add(client)
+        done(null, true)
+      },
+
+      authenticate: (client, username, password, done) => {
+        this.#hooks.authenticate({ clientId: client.id, username, password, clean: client.clean, emptyClientId: this.#emptyClientId.has(client) })
+          .then((context) => {
+            this.#contexts.set(client, context)
+            done(null, true)
+          }, (err: unknown) => {
+            const error = asImError(err, this.#log)
+            this.#metrics.authFailures.inc({ reason: error.code })
+            this.#log.info({ clientId: client.id, uid: username, code: error.code }, 'connect refused')
+            const refusal = new Error(ERRORS[error.code].message) as AuthenticateError
+            refusal.returnCode = CONNACK_CODE[error.code] ?? 5
+            done(refusal, false)
+          })
+      },
+
+      authorizePublish: (client, packet, done) => {
+        if (client === null) { done(null); return } // the broker's own publishes
+        const context = this.#contexts.get(client)
+        if (!context) { done(new Error('not authenticated')); return }
+        this.#hooks.authorizePublish(context, { topic: packet.topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain })
+          .then(() => {
+            this.#metrics.messagesIn.inc()
+            done(null)
+          }, (err: unknown) => {
+            const error = asImError(err, this.#log)
+            this.#metrics.aclDenials.inc({ action: 'publish' })
+            this.#log.warn({ clientId: client.id, uid: context.uid, topic: packet.topic, code: error.code }, 'publish refused; disconnecting client')
+            done(error)
+          })
+      },
+
+      authorizeSubscribe: (client, subscription, done) => {
+        const context = this.#contexts.get(client)
+        const decision = context ? this.#hooks.authorizeSubscribe(context, subscription.topic) : Promise.resolve(false)
+        decision.then((allowed) => {
+          if (allowed) { done(null, subscription); return }
+          this.#metrics.aclDenials.inc({ action: 'subscribe' })
+          this.#log.info({ clientId: client.id, uid: context?.uid, filter: subscription.topic }, 'subscription refused')
+          done(null, null) // SUBACK 0x80 for this filter; the others stand
+        }, (err: unknown) => done(asImError(err, this.#log)))
+      },
+
+      authorizeForward: (client, packet) => {
+        const context = this.#contexts.get(client)
+        if (!context || !this.#hooks.authorizeForward(context, packet.topic)) return null
+        this.#metrics.messagesOut.inc()
+        return packet
+      }
+    }
+  }
+}
+
+function asImError (err: unknown, log: Logger): ImError {
+  if (err instanceof ImError) return err
+  log.error({ err }, 'hook failed')
+  return new ImError('IM_ERR_INTERNAL')
+}

@@ -1,0 +1,24 @@
+import { ImError } from '../../shared/errors.js'
+import type { PrincipalService } from '../principals/service.js'
+import type { AuthenticateHook } from './types.js'
+
+export interface AuthenticateOptions {
+  principals: PrincipalService
+  /** anonymous clients (no username) may connect to use the generic namespace */
+  allowAnonymous: boolean
+}
+
+/** [IM-AUTH-1] `username` = uid, `password` = access token (or a device secret). */
+export function createAuthenticate ({ principals, allowAnonymous }: AuthenticateOptions): AuthenticateHook {
+  return async ({ clientId, username, password, clean, emptyClientId }) => {
+    // [MQTT-3.1.3-8] a zero-length client id needs a clean session
+    if (emptyClientId && !clean) throw new ImError('IM_ERR_IDENTIFIER_REJECTED')
+    if (username === undefined && password === undefined) {
+      if (!allowAnonymous) throw new ImError('IM_ERR_UNAUTHENTICATED')
+      return { clientId, grants: { presence: [], channels: [] } }
+    }
+    if (!username || !password) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    const { principal } = await principals.authenticateMqtt(username, password.toString('utf8'))
+    return { clientId, uid: principal.uid, role: principal.role, grants: principal.grants }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The HTTP side of the broker: the JSON API, health and metrics, and — on the same port — the
+ * MQTT-over-WebSocket upgrade at `/mqtt`. Built once per listener (HTTP, and HTTPS when TLS is
+ * configured) from the same routes.
+ */
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Duplex } from 'node:stream'
+import cors from '@fastify/cors'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import { ImError } from '../../shared/errors.js'
+import type { TokenService } from '../auth/tokens.js'
+import type { Logger } from '../ops/logger.js'
+import type { Metrics } from '../ops/metrics.js'
+import type { PrincipalService } from '../principals/service.js'
+import type { PrincipalStore, SiteStore } from '../store/ports.js'
+import { toImError, sendError } from './errors.js'
+import { adminRoutes } from './routes/admin.js'
+import { authRoutes } from './routes/auth.js'
+import { opsRoutes } from './routes/ops.js'
+
+export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number }
+
+export interface HttpDeps {
+  principals: PrincipalService
+  tokens: TokenService
+  stores: { principals: PrincipalStore, sites: SiteStore }
+  metrics: Metrics
+  health: () => HealthStatus
+  log: Logger
+}
+
+export interface HttpOptions {
+  maxHeaderBytes: number
+  maxBodyBytes: number
+  corsOrigins: string
+  tls?: { key: Buffer, cert: Buffer }
+  /** called for each upgrade request on `/mqtt` */
+  onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void
+}
+
+export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promise<FastifyInstance<Server>> {
+  const { log, metrics } = deps
+  const app = Fastify<Server>({
+    loggerInstance: log.child({ part: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+    // Both servers take the same size cap on request headers; an oversized header set gets a 431.
+    serverFactory: (handler) => options.tls
+      ? createHttpsServer({ ...options.tls, maxHeaderSize: options.maxHeaderBytes }, handler) as unknown as Server
+      : createHttpServer({ maxHeaderSize: options.maxHeaderBytes }, handler),
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+      metrics.httpRequests.inc({ route: 'client-error', status })
+      socket.end(rawResponse(status, new ImError('IM_ERR_BAD_REQUEST', status === 431 ? 'Request headers too large.' : 'Malformed HTTP request.')))
+    }
+  })
+
+  await app.register(cors, {
+    origin: options.corsOrigins === '*' ? '*' : options.corsOrigins.split(',').map((o) => o.trim()),
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type'],
+    maxAge: 600
+  })
+
+  app.setErrorHandler((err, _request, reply) => sendError(reply, toImError(err, log)))
+  app.setNotFoundHandler((_request, reply) => sendError(reply, new ImError('IM_ERR_NOT_FOUND')))
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode })
+  })
+
+  authRoutes(app, deps)
+  adminRoutes(app, deps)
+  opsRoutes(app, deps)
+  app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics' }))
+
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0]
+    if (path !== '/mqtt') {
+      socket.end(rawResponse(404, new ImError('IM_ERR_NOT_FOUND', 'WebSocket endpoint is /mqtt.')))
+      return
+    }
+    options.onUpgrade(request, socket, head)
+  })
+  await app.ready()
+  return app
+}
+
+function rawResponse (status: number, error: ImError): string {
+  const body = JSON.stringify({ error: error.toBody() })
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}

@@ -1,0 +1,34 @@
+/** `POST /api/v1/login`, `POST /api/v1/visitors`, `GET /api/v1/me`. [IM-AUTH-3], [IM-AUTH-4] */
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { ImError } from '../../../shared/errors.js'
+import { UID_PATTERN } from '../../../shared/identity.js'
+import type { HttpDeps } from '../app.js'
+import { requirePrincipal } from '../auth.js'
+import { parseBody } from '../errors.js'
+
+const loginBody = z.object({ uid: z.string().regex(UID_PATTERN, 'uid must be 1–64 of [A-Za-z0-9_-]'), password: z.string().min(1).max(1024) })
+const visitorBody = z.object({
+  siteKey: z.string().min(1).max(128),
+  token: z.string().max(4096).optional(),
+  identityToken: z.string().max(8192).optional()
+})
+
+export function authRoutes (app: FastifyInstance, { principals, tokens, stores }: HttpDeps): void {
+  app.post('/api/v1/login', async (request) => {
+    const { uid, password } = parseBody(loginBody, request)
+    return await principals.login(uid, password)
+  })
+
+  app.post('/api/v1/visitors', async (request) => {
+    const body = parseBody(visitorBody, request)
+    return await principals.visitor(body)
+  })
+
+  app.get('/api/v1/me', async (request) => {
+    const claims = await requirePrincipal(tokens, request)
+    const record = await stores.principals.get(claims.uid)
+    if (!record) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    return { uid: record.uid, role: record.role, name: record.name, site: record.site, grants: record.grants }
+  })
+}

@@ -1,0 +1,27 @@
+/**
+ * Prometheus metrics (prom-client). One registry per server so several servers in one process
+ * (tests) keep separate counts. Names follow Prometheus conventions: `_total` for counters.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+
+export type Transport = 'tcp' | 'ws' | 'tls' | 'wss'
+
+export function createMetrics () {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const m = {
+    registry,
+    connections: new Gauge({ name: 'mqtt_connections', help: 'Open MQTT connections (authenticated or not), by transport', labelNames: ['transport'] as const, registers: [registry] }),
+    clients: new Gauge({ name: 'mqtt_clients_connected', help: 'Clients that completed CONNECT', registers: [registry] }),
+    messagesIn: new Counter({ name: 'mqtt_messages_in_total', help: 'PUBLISH packets accepted from clients', registers: [registry] }),
+    messagesOut: new Counter({ name: 'mqtt_messages_out_total', help: 'PUBLISH packets forwarded to clients', registers: [registry] }),
+    authFailures: new Counter({ name: 'mqtt_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    aclDenials: new Counter({ name: 'mqtt_acl_denials_total', help: 'Refused SUBSCRIBE filters and PUBLISH topics', labelNames: ['action'] as const, registers: [registry] }),
+    queueDrops: new Counter({ name: 'mqtt_queue_dropped_total', help: 'Messages not kept in an offline queue, by reason (full, expired)', labelNames: ['reason'] as const, registers: [registry] }),
+    protocolErrors: new Counter({ name: 'mqtt_protocol_errors_total', help: 'Connections closed for malformed or oversized packets, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] })
+  }
+  return m
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

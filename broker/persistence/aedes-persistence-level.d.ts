@@ -1,0 +1,13 @@
+// Types for the parts of aedes-persistence-level (CommonJS, untyped) that the bounded queue extends.
+declare module 'aedes-persistence-level/asyncPersistence.js' {
+  import type { Readable } from 'node:stream'
+  export default class AsyncLevelPersistence {
+    constructor (db: unknown)
+    setup (broker: unknown): Promise<void>
+    outgoingEnqueue (sub: { clientId: string }, packet: object): Promise<void>
+    outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: object): Promise<void>
+    outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<unknown>
+    outgoingStream (client: { id: string }): Readable
+    destroy (): Promise<void>
+  }
+}

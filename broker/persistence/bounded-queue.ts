@@ -1,0 +1,124 @@
+/**
+ * aedes-persistence-level, with bounded offline queues. [IM-Q-1..3]
+ *
+ * Policy (documented in docs/operations.md):
+ * - A client's queue holds at most `maxMessages`. When it is full, a message for that offline
+ *   client is not queued (tail drop): the oldest messages stay, so what the client receives is a
+ *   prefix of what it missed, and the `seq` gap tells it to fetch the rest over HTTP.
+ * - A queued message older than `maxAgeMs` is dropped when the queue is delivered.
+ * - Every drop is counted (`mqtt_queue_dropped_total{reason}`) and reported through `onDrop`.
+ *
+ * Each queued message gets a small index entry (enqueue time) in a sublevel of our own; the count
+ * per client is kept in memory, read from that index the first time a client is touched.
+ */
+import { Readable } from 'node:stream'
+import type { AbstractSublevel } from 'abstract-level'
+import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
+import type { RootDb } from '../store/level/open.js'
+
+type Sublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>
+
+export type DropReason = 'full' | 'expired'
+
+export interface BoundedQueueOptions {
+  maxMessages: number
+  maxAgeMs: number
+  now: () => number
+  onDrop: (clientId: string, reason: DropReason, topic: string) => void
+}
+
+interface QueuedPacket { topic: string, brokerId: string, brokerCounter: number, messageId?: number }
+
+export class BoundedLevelPersistence extends AsyncLevelPersistence {
+  readonly #mqtt: Sublevel
+  readonly #index: Sublevel
+  readonly #options: BoundedQueueOptions
+  readonly #counts = new Map<string, Promise<{ n: number }>>()
+
+  constructor (root: RootDb, options: BoundedQueueOptions) {
+    const mqtt = root.sublevel<string, string>('mqtt', {})
+    super(mqtt)
+    this.#mqtt = mqtt
+    this.#index = root.sublevel<string, string>('mqtt-queue', {})
+    this.#options = options
+  }
+
+  /** Online persistent clients: always queued (aedes delivers it at once). */
+  override async outgoingEnqueue (sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
+    const cell = await this.#count(sub.clientId)
+    cell.n++
+    await this.#index.put(indexKey(sub.clientId, packet), String(this.#options.now()))
+    await super.outgoingEnqueue(sub, packet)
+  }
+
+  /** Offline clients: queued unless the client's queue is full. */
+  override async outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
+    if (!subs || subs.length === 0) return
+    await Promise.all(subs.map(async (sub) => {
+      const cell = await this.#count(sub.clientId)
+      if (cell.n >= this.#options.maxMessages) {
+        this.#options.onDrop(sub.clientId, 'full', packet.topic)
+        return
+      }
+      await this.outgoingEnqueue(sub, packet)
+    }))
+  }
+
+  override async outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<QueuedPacket | undefined> {
+    const removed = await super.outgoingClearMessageId(client, packet) as QueuedPacket | undefined
+    if (removed) await this.#forget(client.id, removed)
+    return removed
+  }
+
+  /** The client's queue, oldest first, without the messages that expired while it waited. */
+  override outgoingStream (client: { id: string }): Readable {
+    const packets = super.outgoingStream(client) as AsyncIterable<QueuedPacket>
+    const self = this
+    async function * fresh (): AsyncGenerator<QueuedPacket> {
+      for await (const packet of packets) {
+        if (await self.#expired(client.id, packet)) {
+          await self.#mqtt.del(aedesOutgoingKey(client.id, packet))
+          await self.#forget(client.id, packet)
+          self.#options.onDrop(client.id, 'expired', packet.topic)
+          continue
+        }
+        yield packet
+      }
+    }
+    return Readable.from(fresh())
+  }
+
+  async #expired (clientId: string, packet: QueuedPacket): Promise<boolean> {
+    const queuedAt = await this.#index.get(indexKey(clientId, packet))
+    return queuedAt !== undefined && this.#options.now() - Number(queuedAt) > this.#options.maxAgeMs
+  }
+
+  async #forget (clientId: string, packet: QueuedPacket): Promise<void> {
+    const cell = await this.#count(clientId)
+    cell.n = Math.max(0, cell.n - 1)
+    await this.#index.del(indexKey(clientId, packet))
+  }
+
+  #count (clientId: string): Promise<{ n: number }> {
+    let cell = this.#counts.get(clientId)
+    if (!cell) {
+      const prefix = `${encodeURIComponent(clientId)}:`
+      cell = this.#index.keys({ gte: prefix, lt: `${encodeURIComponent(clientId)};` }).all().then((keys) => ({ n: keys.length }))
+      this.#counts.set(clientId, cell)
+    }
+    return cell
+  }
+}
+
+function pad (n: number): string {
+  return String(n).padStart(16, '0')
+}
+
+function indexKey (clientId: string, packet: QueuedPacket): string {
+  return `${encodeURIComponent(clientId)}:${packet.brokerId}:${pad(packet.brokerCounter)}`
+}
+
+/** aedes-persistence-level's key for a queued packet (asyncPersistence.js `outgoingKey`, v9). */
+function aedesOutgoingKey (clientId: string, packet: QueuedPacket): string {
+  return `outgoing:${encodeURIComponent(clientId)}:${packet.brokerId}:${pad(packet.brokerCounter)}`
+}

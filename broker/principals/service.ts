@@ -1,0 +1,178 @@
+/**
+ * Who principals are and how they prove it: creating users, agents, admins and devices; logging
+ * in; giving a website visitor an identity (anonymous, or verified by the site's own backend);
+ * checking the credentials of an MQTT CONNECT. [IM-AUTH-1..5]
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { ImError } from '../../shared/errors.js'
+import type { Role } from '../../shared/identity.js'
+import { hashSecret, verifySecret } from '../auth/passwords.js'
+import { looksLikeJwt, unverifiedIssuer, verifySiteIdentity, type AccessClaims, type IssuedToken, type TokenService } from '../auth/tokens.js'
+import type { Grants, PrincipalRecord, PrincipalStore, SiteRecord, SiteStore } from '../store/ports.js'
+
+export interface NewPrincipal {
+  uid?: string
+  role: Exclude<Role, 'visitor'>
+  name?: string
+  password?: string
+  secret?: string
+  grants?: Partial<Grants>
+}
+
+export interface Identity extends IssuedToken {
+  uid: string
+  role: Role
+  site?: string
+}
+
+/** What each role may see beyond its own inbox unless an admin grants more. [IM-ACL-3] */
+export function defaultGrants (role: Role): Grants {
+  switch (role) {
+    case 'admin': return { presence: ['*'], channels: ['*'] }
+    case 'agent': return { presence: ['*'], channels: ['support/queue'] }
+    case 'user':
+    case 'visitor':
+    case 'device': return { presence: [], channels: [] }
+  }
+}
+
+export interface PrincipalServiceDeps {
+  principals: PrincipalStore
+  sites: SiteStore
+  tokens: TokenService
+  /** how long after expiry a visitor token still proves the visitor's identity */
+  visitorRenewSeconds: number
+  now?: () => number
+}
+
+export class PrincipalService {
+  readonly #deps: PrincipalServiceDeps
+  readonly #now: () => number
+
+  constructor (deps: PrincipalServiceDeps) {
+    this.#deps = deps
+    this.#now = deps.now ?? Date.now
+  }
+
+  async create (input: NewPrincipal): Promise<PrincipalRecord> {
+    if (input.role === 'device' ? !input.secret : !input.password) {
+      throw new ImError('IM_ERR_BAD_REQUEST', input.role === 'device' ? 'A device needs a `secret`.' : 'A password is required.')
+    }
+    const now = this.#now()
+    const defaults = defaultGrants(input.role)
+    const record: PrincipalRecord = {
+      uid: input.uid ?? `${input.role.slice(0, 1)}_${randomBytes(12).toString('base64url')}`,
+      role: input.role,
+      ...(input.name ? { name: input.name } : {}),
+      ...(input.password ? { passwordHash: await hashSecret(input.password) } : {}),
+      ...(input.secret ? { secretHash: await hashSecret(input.secret) } : {}),
+      grants: { presence: input.grants?.presence ?? defaults.presence, channels: input.grants?.channels ?? defaults.channels },
+      createdAt: now,
+      updatedAt: now
+    }
+    await this.#deps.principals.create(record)
+    return record
+  }
+
+  /** Creates the `admin` principal, or resets its password (`ADMIN_PASSWORD` at start). */
+  async ensureAdmin (password: string): Promise<void> {
+    const existing = await this.#deps.principals.get('admin')
+    if (!existing) {
+      await this.create({ uid: 'admin', role: 'admin', name: 'Administrator', password })
+      return
+    }
+    if (existing.role !== 'admin') throw new Error('ADMIN_PASSWORD is set, but the uid "admin" belongs to a non-admin principal')
+    if (await verifySecret(existing.passwordHash, password)) return
+    await this.#deps.principals.put({ ...existing, passwordHash: await hashSecret(password), updatedAt: this.#now() })
+  }
+
+  async login (uid: string, password: string): Promise<Identity> {
+    const principal = await this.#deps.principals.get(uid)
+    // Verify against a real hash even for an unknown uid, so timing does not tell which uids exist.
+    const ok = await verifySecret(principal?.passwordHash ?? DUMMY_HASH, password)
+    if (!principal || !ok || principal.role === 'visitor' || principal.role === 'device') throw new ImError('IM_ERR_BAD_CREDENTIALS')
+    return await this.#identity(principal)
+  }
+
+  /**
+   * A website visitor's identity. With a previous visitor token (even one expired up to
+   * `visitorRenewSeconds` ago) the same uid comes back; with an identity token signed by the
+   * site's backend the uid is derived from the site's own user id. [IM-AUTH-4], [IM-AUTH-5]
+   */
+  async visitor (input: { siteKey: string, token?: string, identityToken?: string }): Promise<Identity> {
+    const site = await this.#deps.sites.get(input.siteKey)
+    if (!site) throw new ImError('IM_ERR_UNKNOWN_SITE')
+    if (input.identityToken) return await this.#verifiedVisitor(site, input.identityToken)
+    if (input.token) {
+      const claims = await this.#deps.tokens.verify(input.token, this.#deps.visitorRenewSeconds).catch(() => undefined)
+      if (claims?.role === 'visitor' && claims.site === site.siteKey) {
+        const principal = await this.#deps.principals.get(claims.uid)
+        if (principal) return await this.#identity(principal)
+      }
+      // An unusable old token is not an error: the visitor simply starts over.
+    }
+    const now = this.#now()
+    const record: PrincipalRecord = {
+      uid: `v_${randomBytes(15).toString('base64url')}`,
+      role: 'visitor',
+      site: site.siteKey,
+      grants: defaultGrants('visitor'),
+      createdAt: now,
+      updatedAt: now
+    }
+    await this.#deps.principals.create(record)
+    return await this.#identity(record)
+  }
+
+  async #verifiedVisitor (site: SiteRecord, identityToken: string): Promise<Identity> {
+    const identity = await verifySiteIdentity(identityToken, site.secret, site.siteKey, this.#now())
+    const uid = `v_${createHash('sha256').update(`${site.siteKey}\0${identity.sub}`).digest('base64url').slice(0, 27)}`
+    const existing = await this.#deps.principals.get(uid)
+    const now = this.#now()
+    const record: PrincipalRecord = {
+      ...(existing ?? { uid, role: 'visitor', site: site.siteKey, grants: defaultGrants('visitor'), createdAt: now }),
+      externalId: identity.sub,
+      ...(identity.name ? { name: identity.name } : {}),
+      ...(identity.email ? { email: identity.email } : {}),
+      updatedAt: now
+    }
+    await this.#deps.principals.put(record)
+    return await this.#identity(record)
+  }
+
+  /**
+   * Checks MQTT CONNECT credentials: `username` = uid and `password` = access token, or a
+   * device's secret. Any failure is the same `IM_ERR_UNAUTHENTICATED`/`IM_ERR_TOKEN_EXPIRED`,
+   * so nothing leaks about which part was wrong.
+   */
+  async authenticateMqtt (uid: string, password: string): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
+    if (looksLikeJwt(password) && unverifiedIssuer(password) !== undefined) {
+      const claims = await this.#deps.tokens.verify(password)
+      const principal = claims.uid === uid ? await this.#deps.principals.get(uid) : undefined
+      if (!principal || principal.role !== claims.role) throw new ImError('IM_ERR_UNAUTHENTICATED')
+      return { principal, claims }
+    }
+    const principal = await this.#deps.principals.get(uid)
+    if (principal?.role !== 'device' || !await verifySecret(principal.secretHash, password)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    return { principal, claims: { uid, role: 'device' } }
+  }
+
+  async createSite (name: string): Promise<SiteRecord> {
+    const site: SiteRecord = {
+      siteKey: `site_${randomBytes(9).toString('base64url')}`,
+      name,
+      secret: randomBytes(32).toString('base64url'),
+      createdAt: this.#now()
+    }
+    await this.#deps.sites.create(site)
+    return site
+  }
+
+  async #identity (principal: PrincipalRecord): Promise<Identity> {
+    const issued = await this.#deps.tokens.issue({ uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}) })
+    return { uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), ...issued }
+  }
+}
+
+// argon2id hash of a random string nobody knows; makes failed logins for unknown uids cost the same.
+const DUMMY_HASH = await hashSecret(randomBytes(16).toString('hex'))

@@ -1,0 +1,195 @@
+/**
+ * `startServer(options)` wires the broker together. Infrastructure (config, logger, clock) comes
+ * in from outside; stores and listeners are built here from the frozen config, in this order:
+ *
+ *   store → auth → ACL → hooks → aedes → listeners (MQTT, MQTTS, HTTP+WS, HTTPS+WSS)
+ *
+ * The path of a message: socket → transport/packet-guard → aedes → hooks/adapt (authorize) →
+ * aedes routing → persistence/bounded-queue (offline) → hooks/adapt (authorizeForward) → socket.
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { Server as NetServer, AddressInfo } from 'node:net'
+import { Aedes } from 'aedes'
+import type { FastifyInstance } from 'fastify'
+import { Acl } from './acl/acl.js'
+import { GenericAcl } from './acl/generic-rules.js'
+import { isValidFilter } from './acl/topic-filter.js'
+import { resolveJwtSecret } from './auth/jwt-secret.js'
+import { TokenService } from './auth/tokens.js'
+import type { Config } from './config/schema.js'
+import { HookAdapter } from './hooks/adapt.js'
+import { createAuthenticate } from './hooks/authenticate.js'
+import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe } from './hooks/authorize.js'
+import { buildHttpApp, type HttpDeps } from './http/app.js'
+import { createLogger, type Logger } from './ops/logger.js'
+import { createMetrics, type Metrics } from './ops/metrics.js'
+import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
+import { PrincipalService } from './principals/service.js'
+import { openLevel } from './store/level/open.js'
+import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
+import { createConnectionHandler, listenMqtt, webSocketUpgrade } from './transport/mqtt-listeners.js'
+
+export interface ServerOptions {
+  config: Config
+  log?: Logger
+  now?: () => number
+}
+
+export interface Ports { mqtt: number, http: number, mqtts?: number, https?: number }
+
+export interface ImServer {
+  readonly config: Config
+  readonly ports: Ports
+  readonly urls: Readonly<Record<string, string>>
+  readonly aedes: Aedes
+  readonly principals: PrincipalService
+  readonly metrics: Metrics
+  readonly log: Logger
+  close (): Promise<void>
+}
+
+export async function startServer ({ config, log = createLogger(config.LOG_LEVEL), now = Date.now }: ServerOptions): Promise<ImServer> {
+  const metrics = createMetrics()
+  const generic = loadGenericAcl(config)
+  const root = await openLevel(config.DATA_DIR)
+  const cleanup: Array<() => Promise<void>> = [async () => { await root.close() }]
+  try {
+    const stores = { principals: new LevelPrincipalStore(root), sites: new LevelSiteStore(root) }
+    const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
+    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, now })
+    if (config.ADMIN_PASSWORD) await principals.ensureAdmin(config.ADMIN_PASSWORD)
+    if ((await stores.sites.list()).length === 0) {
+      const site = await principals.createSite('default')
+      log.info({ siteKey: site.siteKey }, 'created the first site, "default"')
+    }
+
+    const acl = new Acl(generic)
+    const adapter = new HookAdapter({
+      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '' }),
+      authorizePublish: createAuthorizePublish(acl),
+      authorizeSubscribe: createAuthorizeSubscribe(acl),
+      authorizeForward: createAuthorizeForward(acl)
+    }, log, metrics)
+
+    const queueLog = log.child({ part: 'queue' })
+    const persistence = new BoundedLevelPersistence(root, {
+      maxMessages: config.QUEUE_MAX_MESSAGES,
+      maxAgeMs: config.QUEUE_MAX_AGE_SECONDS * 1000,
+      now,
+      onDrop: (clientId, reason, topic) => {
+        metrics.queueDrops.inc({ reason })
+        queueLog.warn({ clientId, reason, topic }, 'offline message dropped; the client recovers it from history')
+      }
+    })
+    const aedes = await Aedes.createBroker({
+      // Queued messages are keyed by broker id then counter; a time-ordered id keeps a queue in
+      // order across restarts. [IM-Q-4]
+      id: `b${String(now()).padStart(15, '0')}${randomBytes(3).toString('hex')}`,
+      persistence,
+      connectTimeout: config.CONNECT_TIMEOUT_MS,
+      ...adapter.aedesOptions()
+    })
+    cleanup.unshift(async () => { await new Promise<void>((resolve) => aedes.close(() => resolve())) })
+    trackClients(aedes, metrics, log)
+
+    const handle = createConnectionHandler(aedes, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
+    const tls = loadTls(config)
+    const started = Date.now()
+    const httpDeps: HttpDeps = {
+      principals, tokens, stores, metrics, log,
+      health: () => ({ ok: !aedes.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: aedes.connectedClients })
+    }
+    const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS }
+    // A WebSocket frame carries one MQTT packet or part of one; allow a little framing slack.
+    const wsMax = config.MAX_PACKET_BYTES + 1024
+
+    const mqtt = listenMqtt(handle)
+    cleanup.unshift(closeNet(mqtt))
+    const http = await buildHttpApp(httpDeps, { ...httpOptions, onUpgrade: webSocketUpgrade(handle, wsMax, 'ws') })
+    cleanup.unshift(closeHttp(http))
+    const ports: Ports = {
+      mqtt: await listen(mqtt, config.MQTT_PORT, config.HOST),
+      http: await listen(http.server, config.HTTP_PORT, config.HOST)
+    }
+    if (tls) {
+      const mqtts = listenMqtt(handle, tls)
+      cleanup.unshift(closeNet(mqtts))
+      const https = await buildHttpApp(httpDeps, { ...httpOptions, tls, onUpgrade: webSocketUpgrade(handle, wsMax, 'wss') })
+      cleanup.unshift(closeHttp(https))
+      ports.mqtts = await listen(mqtts, config.MQTTS_PORT, config.HOST)
+      ports.https = await listen(https.server, config.HTTPS_PORT, config.HOST)
+    }
+
+    const urls = publicUrls(config, ports)
+    let closing: Promise<void> | undefined
+    return {
+      config, ports, urls, aedes, principals, metrics, log,
+      close: () => (closing ??= runAll(cleanup))
+    }
+  } catch (err) {
+    await runAll(cleanup)
+    throw err
+  }
+}
+
+function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {
+  const clientLog = log.child({ part: 'mqtt' })
+  aedes.on('clientReady', (client) => { metrics.clients.inc(); clientLog.debug({ clientId: client.id }, 'client connected') })
+  aedes.on('clientDisconnect', (client) => { metrics.clients.dec(); clientLog.debug({ clientId: client.id }, 'client disconnected') })
+  aedes.on('clientError', (client, err) => clientLog.debug({ clientId: client.id, err: err.message }, 'client error'))
+  aedes.on('connectionError', (_client, err) => clientLog.debug({ err: err.message }, 'connection error before CONNECT'))
+}
+
+function loadGenericAcl (config: Config): GenericAcl {
+  const base = config.ACL_FILE ? GenericAcl.parse(readFileSync(config.ACL_FILE, 'utf8'), config.ACL_FILE) : GenericAcl.empty()
+  const namespace = config.ANONYMOUS_NAMESPACE.split(',').map((f) => f.trim()).filter((f) => f !== '')
+  const bad = namespace.filter((f) => !isValidFilter(f))
+  if (bad.length > 0) throw new Error(`ANONYMOUS_NAMESPACE: invalid topic filter(s): ${bad.join(', ')}`)
+  return base.withAnonymousNamespace(namespace)
+}
+
+function loadTls (config: Config): { key: Buffer, cert: Buffer } | undefined {
+  if (!config.TLS_KEY_FILE || !config.TLS_CERT_FILE) return undefined
+  return { key: readFileSync(config.TLS_KEY_FILE), cert: readFileSync(config.TLS_CERT_FILE) }
+}
+
+async function listen (server: NetServer, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  })
+  return (server.address() as AddressInfo).port
+}
+
+function closeNet (server: NetServer): () => Promise<void> {
+  return async () => { if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+function closeHttp (app: FastifyInstance): () => Promise<void> {
+  return async () => {
+    app.server.closeAllConnections?.()
+    await app.close()
+  }
+}
+
+async function runAll (steps: Array<() => Promise<void>>): Promise<void> {
+  for (const step of steps) {
+    try { await step() } catch { /* keep closing the rest */ }
+  }
+}
+
+function publicUrls (config: Config, ports: Ports): Record<string, string> {
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
+  const base = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://${host}:${ports.http}`
+  const urls: Record<string, string> = {
+    mqtt: `mqtt://${host}:${ports.mqtt}`,
+    websocket: `${base.replace(/^http/, 'ws')}/mqtt`,
+    api: `${base}/api/v1`,
+    health: `${base}/healthz`,
+    metrics: `${base}/metrics`
+  }
+  if (ports.mqtts !== undefined) urls.mqtts = `mqtts://${host}:${ports.mqtts}`
+  if (ports.https !== undefined) urls.wss = `wss://${host}:${ports.https}/mqtt`
+  return urls
+}

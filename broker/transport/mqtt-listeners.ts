@@ -1,0 +1,61 @@
+/**
+ * Where a connection enters the broker: MQTT over TCP or TLS, and MQTT over WebSocket (`ws` 8,
+ * `createWebSocketStream`). Every connection, whatever its transport, goes through the same packet
+ * guard and is then handed to aedes.
+ */
+import type { IncomingMessage } from 'node:http'
+import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer } from 'node:tls'
+import type { Aedes } from 'aedes'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import type { Logger } from '../ops/logger.js'
+import type { Metrics, Transport } from '../ops/metrics.js'
+import { guardConnection } from './packet-guard.js'
+
+export type ConnectionHandler = (raw: Duplex, transport: Transport, request?: IncomingMessage) => void
+
+export function createConnectionHandler (aedes: Aedes, maxPacketBytes: number, log: Logger, metrics: Metrics): ConnectionHandler {
+  return (raw, transport, request) => {
+    metrics.connections.inc({ transport })
+    raw.once('close', () => metrics.connections.dec({ transport }))
+    const guarded = guardConnection(raw, {
+      maxPacketBytes,
+      onRefuse: (reason) => {
+        metrics.protocolErrors.inc({ reason })
+        log.warn({ transport, reason, remote: remoteOf(raw, request) }, 'connection closed: malformed or oversized MQTT packet')
+      }
+    })
+    aedes.handle(guarded, request)
+  }
+}
+
+export function listenMqtt (handle: ConnectionHandler, tls?: { key: Buffer, cert: Buffer }): NetServer {
+  const onSocket = (socket: Socket): void => {
+    socket.setNoDelay(true)
+    handle(socket, tls ? 'tls' : 'tcp')
+  }
+  return tls ? createTlsServer(tls, onSocket) : createTcpServer(onSocket)
+}
+
+/** The `/mqtt` upgrade: subprotocol `mqtt` (or the older `mqttv3.1`); frames above `maxPayload` close the socket. */
+export function webSocketUpgrade (handle: ConnectionHandler, maxPayload: number, transport: Transport) {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload,
+    perMessageDeflate: false,
+    handleProtocols: (offered) => offered.has('mqtt') ? 'mqtt' : offered.has('mqttv3.1') ? 'mqttv3.1' : false
+  })
+  return (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws)
+      // ws reports protocol violations (e.g. an oversized frame) as stream errors; the guard closes.
+      stream.on('error', () => ws.terminate())
+      handle(stream, transport, request)
+    })
+  }
+}
+
+function remoteOf (raw: Duplex, request?: IncomingMessage): string | undefined {
+  return request?.socket.remoteAddress ?? (raw as Partial<Socket>).remoteAddress
+}
