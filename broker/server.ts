@@ -110,7 +110,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     cleanup.unshift(closeHttp(http))
     const ports: Ports = {
       mqtt: await listen(mqtt, config.MQTT_PORT, config.HOST),
-      http: await listen(http.server, config.HTTP_PORT, config.HOST)
+      http: await listenHttp(http, config.HTTP_PORT, config.HOST)
     }
     if (tls) {
       const mqtts = listenMqtt(handle, tls)
@@ -118,7 +118,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       const https = await buildHttpApp(httpDeps, { ...httpOptions, tls, onUpgrade: webSocketUpgrade(handle, wsMax, 'wss') })
       cleanup.unshift(closeHttp(https))
       ports.mqtts = await listen(mqtts, config.MQTTS_PORT, config.HOST)
-      ports.https = await listen(https.server, config.HTTPS_PORT, config.HOST)
+      ports.https = await listenHttp(https, config.HTTPS_PORT, config.HOST)
     }
 
     const urls = publicUrls(config, ports)
@@ -160,6 +160,11 @@ async function listen (server: NetServer, port: number, host: string): Promise<n
     server.listen(port, host, () => { server.off('error', reject); resolve() })
   })
   return (server.address() as AddressInfo).port
+}
+
+async function listenHttp (app: FastifyInstance, port: number, host: string): Promise<number> {
+  await app.listen({ port, host, listenTextResolver: () => '' })
+  return (app.server.address() as AddressInfo).port
 }
 
 function closeNet (server: NetServer): () => Promise<void> {

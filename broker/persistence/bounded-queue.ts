@@ -72,20 +72,19 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
 
   /** The client's queue, oldest first, without the messages that expired while it waited. */
   override outgoingStream (client: { id: string }): Readable {
-    const packets = super.outgoingStream(client) as AsyncIterable<QueuedPacket>
-    const self = this
-    async function * fresh (): AsyncGenerator<QueuedPacket> {
-      for await (const packet of packets) {
-        if (await self.#expired(client.id, packet)) {
-          await self.#mqtt.del(aedesOutgoingKey(client.id, packet))
-          await self.#forget(client.id, packet)
-          self.#options.onDrop(client.id, 'expired', packet.topic)
-          continue
-        }
-        yield packet
+    return Readable.from(this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>))
+  }
+
+  async * #fresh (clientId: string, packets: AsyncIterable<QueuedPacket>): AsyncGenerator<QueuedPacket> {
+    for await (const packet of packets) {
+      if (await this.#expired(clientId, packet)) {
+        await this.#mqtt.del(aedesOutgoingKey(clientId, packet))
+        await this.#forget(clientId, packet)
+        this.#options.onDrop(clientId, 'expired', packet.topic)
+        continue
       }
+      yield packet
     }
-    return Readable.from(fresh())
   }
 
   async #expired (clientId: string, packet: QueuedPacket): Promise<boolean> {

@@ -1,0 +1,98 @@
+/**
+ * Test brokers: in-process (`startTestBroker`) for most tests, or a child process
+ * (`spawnBroker`) when the test must `kill -9` it. Both listen on 127.0.0.1 with ports chosen
+ * at run time, on a fresh DATA_DIR, and are stopped and removed by the test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { loadConfig } from '../../broker/config/load.js'
+import type { ConfigInput } from '../../broker/config/schema.js'
+import { startServer, type ImServer, type Ports } from '../../broker/server.js'
+
+export const ADMIN_PASSWORD = 'admin-pass-1'
+export const JWT_SECRET = 'test-secret-test-secret-test-secret-0123'
+
+export interface TestBroker {
+  server: ImServer
+  dataDir: string
+  mqttUrl: string
+  wsUrl: string
+  httpUrl: string
+  stop (): Promise<void>
+}
+
+export function tempDataDir (): string {
+  return mkdtempSync(join(tmpdir(), 'mqtt-im-test-'))
+}
+
+export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dataDir = tempDataDir()): Promise<TestBroker> {
+  const config = loadConfig({
+    overrides: {
+      HOST: '127.0.0.1', MQTT_PORT: 0, HTTP_PORT: 0, MQTTS_PORT: 0, HTTPS_PORT: 0,
+      DATA_DIR: dataDir, ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: (process.env.TEST_LOG_LEVEL ?? 'silent') as ConfigInput['LOG_LEVEL'],
+      ...overrides
+    }
+  })
+  const server = await startServer({ config })
+  return {
+    server,
+    dataDir,
+    mqttUrl: `mqtt://127.0.0.1:${server.ports.mqtt}`,
+    wsUrl: `ws://127.0.0.1:${server.ports.http}/mqtt`,
+    httpUrl: `http://127.0.0.1:${server.ports.http}`,
+    async stop () {
+      await server.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+export interface SpawnedBroker {
+  child: ChildProcess
+  ports: Ports
+  mqttUrl: string
+  httpUrl: string
+  /** resolves with the exit code or signal once the process is gone */
+  exited: Promise<number | string | null>
+  kill (signal?: NodeJS.Signals): Promise<number | string | null>
+}
+
+/** Runs `broker/main.ts` in its own process (through tsx) and waits for its "broker ready" log line. */
+export async function spawnBroker (env: Record<string, string>): Promise<SpawnedBroker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'info',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const ports = await new Promise<Ports>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start in 20 s\n${stderr}`)), 20_000)
+    const lines = createInterface({ input: child.stdout! })
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string, ports?: Ports }
+        if (entry.msg === 'broker ready' && entry.ports) { clearTimeout(timer); resolve(entry.ports) }
+      } catch { /* not a log line */ }
+    })
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`broker exited (${String(code)}) before it was ready\n${stderr}`)) })
+  })
+  return {
+    child,
+    ports,
+    mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
+    httpUrl: `http://127.0.0.1:${ports.http}`,
+    exited,
+    async kill (signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return await exited
+    }
+  }
+}

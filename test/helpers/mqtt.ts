@@ -1,0 +1,61 @@
+/** MQTT.js helpers: connect without reconnecting, wait for messages, read CONNACK refusals. */
+import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+
+export const NO_RECONNECT: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5000 }
+
+export async function connectClient (url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  return await connectAsync(url, { ...NO_RECONNECT, ...options })
+}
+
+/** Resolves with the CONNACK return code of a refused connection (0 if it was accepted). */
+export async function connackCode (url: string, options: IClientOptions = {}): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const client = connect(url, { ...NO_RECONNECT, ...options })
+    const timer = setTimeout(() => { client.end(true); reject(new Error('no CONNACK')) }, 5000)
+    client.once('connect', () => { clearTimeout(timer); client.end(true); resolve(0) })
+    client.once('error', (err: Error & { code?: number }) => {
+      clearTimeout(timer)
+      client.end(true)
+      if (typeof err.code === 'number') resolve(err.code)
+      else reject(err)
+    })
+  })
+}
+
+export interface Received { topic: string, payload: string, retain: boolean, qos: number }
+
+/** Collects every message a client receives. */
+export function collect (client: MqttClient): Received[] {
+  const got: Received[] = []
+  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }))
+  return got
+}
+
+export async function waitFor<T> (check: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const start = Date.now()
+  for (;;) {
+    const value = check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+export function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Resolves when the client is closed by the broker (or rejects after `timeoutMs`). */
+export async function closedByBroker (client: MqttClient, timeoutMs = 5000): Promise<void> {
+  if (!client.connected) return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('broker did not close the connection')), timeoutMs)
+    client.once('close', () => { clearTimeout(timer); resolve() })
+  })
+}
+
+/** Granted QoS per filter; 128 = refused. */
+export async function subscribeCodes (client: MqttClient, filters: string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
+  const granted = await client.subscribeAsync(filters.map((topic) => ({ topic, qos })).reduce<Record<string, { qos: 0 | 1 | 2 }>>((acc, s) => { acc[s.topic] = { qos: s.qos }; return acc }, {}))
+  return filters.map((f) => granted.find((g) => g.topic === f)?.qos ?? -1)
+}
