@@ -4,11 +4,14 @@
  *
  *   # lines before any `user` line apply to anonymous clients
  *   topic read public/#
- *   user alice                  # rules for one uid
+ *   # rules for one uid
+ *   user alice
  *   topic readwrite alice/#
- *   role device                 # (our addition) rules for every principal of a role
+ *   # (our addition) rules for every principal of a role
+ *   role device
  *   topic read firmware/#
- *   pattern readwrite devices/%u/#   # every authenticated client; %u = uid, %c = client id
+ *   # every client; %u = uid (authenticated only), %c = client id
+ *   pattern readwrite devices/%u/#
  *
  * Access is `read`, `write`, `readwrite` or `deny`; deny wins. Nothing here ever grants a topic
  * under `im/`: that namespace has its own rules. [IM-ACL-4]
@@ -50,8 +53,9 @@ export class GenericAcl {
     const rules: Rule[] = []
     let section: Scope = { kind: 'anonymous' }
     text.split(/\r?\n/).forEach((raw, index) => {
-      const line = raw.replace(/(^|\s)#.*$/, '').trim()
-      if (line === '') return
+      // Like Mosquitto, only whole lines are comments: `#` is also the multi-level wildcard.
+      const line = raw.trim()
+      if (line === '' || line.startsWith('#')) return
       const [keyword, ...rest] = line.split(/\s+/)
       const fail = (problem: string): never => { throw new AclSyntaxError(source, index + 1, problem) }
       switch (keyword) {

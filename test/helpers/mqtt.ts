@@ -54,8 +54,15 @@ export async function closedByBroker (client: MqttClient, timeoutMs = 5000): Pro
   })
 }
 
-/** Granted QoS per filter; 128 = refused. */
+/** Granted QoS per filter, in order; 128 = refused. (MQTT.js rejects when any filter is refused; the SUBACK is on the error.) */
 export async function subscribeCodes (client: MqttClient, filters: string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
-  const granted = await client.subscribeAsync(filters.map((topic) => ({ topic, qos })).reduce<Record<string, { qos: 0 | 1 | 2 }>>((acc, s) => { acc[s.topic] = { qos: s.qos }; return acc }, {}))
-  return filters.map((f) => granted.find((g) => g.topic === f)?.qos ?? -1)
+  const request = Object.fromEntries(filters.map((topic) => [topic, { qos }]))
+  try {
+    const granted = await client.subscribeAsync(request)
+    return filters.map((f) => granted.find((g) => g.topic === f)?.qos ?? -1)
+  } catch (err) {
+    const suback = (err as { packet?: { granted?: number[] } }).packet
+    if (!suback?.granted) throw err
+    return suback.granted
+  }
 }
