@@ -64,6 +64,8 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
     maxAge: 600
   })
 
+  // The API speaks JSON only; any other body type is answered with IM_ERR_UNSUPPORTED_MEDIA_TYPE.
+  app.removeContentTypeParser('text/plain')
   app.setErrorHandler((err, _request, reply) => sendError(reply, toImError(err, log)))
   app.setNotFoundHandler((_request, reply) => sendError(reply, new ImError('IM_ERR_NOT_FOUND')))
   app.addHook('onResponse', async (request, reply) => {

@@ -19,13 +19,13 @@ export function createConnectionHandler (aedes: Aedes, maxPacketBytes: number, l
   return (raw, transport, request) => {
     metrics.connections.inc({ transport })
     raw.once('close', () => metrics.connections.dec({ transport }))
-    const guarded = guardConnection(raw, {
-      maxPacketBytes,
-      onRefuse: (reason) => {
-        metrics.protocolErrors.inc({ reason })
-        log.warn({ transport, reason, remote: remoteOf(raw, request) }, 'connection closed: malformed or oversized MQTT packet')
-      }
-    })
+    const refuse = (reason: string): void => {
+      metrics.protocolErrors.inc({ reason })
+      log.warn({ transport, reason, remote: remoteOf(raw, request) }, 'connection closed: malformed or oversized MQTT packet')
+    }
+    // A WebSocket frame above maxPayload is refused by ws itself, before the guard sees it.
+    raw.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') refuse('too-large') })
+    const guarded = guardConnection(raw, { maxPacketBytes, onRefuse: refuse })
     aedes.handle(guarded, request)
   }
 }
