@@ -1,0 +1,54 @@
+/**
+ * The contract every `PrincipalStore` and `SiteStore` must meet. Run it with a `build` that
+ * returns fresh, empty stores (and a `close`).
+ */
+import assert from 'node:assert/strict'
+import { it } from 'node:test'
+import type { PrincipalRecord, PrincipalStore, SiteStore } from '../../broker/store/ports.js'
+
+export interface PrincipalStoreFixture { principals: PrincipalStore, sites: SiteStore, close (): Promise<void> }
+
+const record = (uid: string, role: PrincipalRecord['role'] = 'user'): PrincipalRecord =>
+  ({ uid, role, grants: { presence: [], channels: [] }, createdAt: 1, updatedAt: 1 })
+
+export function runPrincipalStoreContract (build: () => Promise<PrincipalStoreFixture>): void {
+  it('creates, reads and lists principals', async () => {
+    const s = await build()
+    try {
+      assert.equal(await s.principals.get('nobody'), undefined)
+      await s.principals.create(record('alice'))
+      await s.principals.create(record('lamp', 'device'))
+      assert.deepEqual(await s.principals.get('alice'), record('alice'))
+      assert.deepEqual((await s.principals.list()).map((p) => p.uid).sort(), ['alice', 'lamp'])
+      assert.deepEqual((await s.principals.list({ role: 'device' })).map((p) => p.uid), ['lamp'])
+    } finally { await s.close() }
+  })
+
+  it('refuses to create a uid twice, also when both creates race', async () => {
+    const s = await build()
+    try {
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => s.principals.create(record('bob'))))
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+      for (const r of results.filter((r) => r.status === 'rejected')) assert.equal((r.reason as { code: string }).code, 'IM_ERR_PRINCIPAL_EXISTS')
+    } finally { await s.close() }
+  })
+
+  it('replaces a principal with put', async () => {
+    const s = await build()
+    try {
+      await s.principals.create(record('carol'))
+      await s.principals.put({ ...record('carol'), name: 'Carol', updatedAt: 2 })
+      assert.equal((await s.principals.get('carol'))?.name, 'Carol')
+    } finally { await s.close() }
+  })
+
+  it('stores and lists sites', async () => {
+    const s = await build()
+    try {
+      await s.sites.create({ siteKey: 'site_a', name: 'A', secret: 's', createdAt: 1 })
+      assert.equal((await s.sites.get('site_a'))?.name, 'A')
+      assert.equal(await s.sites.get('site_b'), undefined)
+      assert.deepEqual((await s.sites.list()).map((x) => x.siteKey), ['site_a'])
+    } finally { await s.close() }
+  })
+}

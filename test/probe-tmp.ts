@@ -1,0 +1,16 @@
+import { startTestBroker } from './helpers/broker.js'
+import { collect, connectClient, sleep } from './helpers/mqtt.js'
+const b = await startTestBroker({ QUEUE_MAX_MESSAGES: 5, ANONYMOUS_NAMESPACE: '#' })
+const sub = await connectClient(b.mqttUrl, { clientId: 'sub1', clean: false })
+await sub.subscribeAsync('q/t', { qos: 1 })
+await sub.endAsync()
+const pub = await connectClient(b.mqttUrl, { clientId: 'pub1' })
+await Promise.all(Array.from({ length: 8 }, (_, i) => pub.publishAsync('q/t', `m${i + 1}`, { qos: 1 })))
+await pub.endAsync()
+const again = await connectClient(b.mqttUrl, { clientId: 'sub1', clean: false })
+const got = collect(again)
+await sleep(500)
+console.log(got.map(m => m.payload))
+console.log((await b.server.metrics.registry.getSingleMetricAsString('mqtt_queue_dropped_total')))
+await again.endAsync()
+await b.stop()

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { AclSyntaxError, GenericAcl } from '../../broker/acl/generic-rules.js'
+import { imMayPublish, imMaySubscribe } from '../../broker/acl/im-rules.js'
+import { covers, isValidFilter, matches } from '../../broker/acl/topic-filter.js'
+
+describe('topic filters', () => {
+  it('validates wildcards [MQTT-4.7.1-2] [MQTT-4.7.1-3]', () => {
+    for (const ok of ['a', 'a/b', '#', 'a/#', '+', '+/b/+', '/', 'a//b']) assert.ok(isValidFilter(ok), ok)
+    for (const bad of ['', 'a#', 'a/#/b', 'a+/b', '#/a', 'a/b+']) assert.ok(!isValidFilter(bad), bad)
+  })
+
+  it('matches topics, keeping $ topics out of leading wildcards [MQTT-4.7.2-1]', () => {
+    assert.ok(matches('a/+/c', 'a/b/c'))
+    assert.ok(matches('a/#', 'a'))
+    assert.ok(matches('a/#', 'a/b/c'))
+    assert.ok(!matches('a/+', 'a/b/c'))
+    assert.ok(!matches('#', '$SYS/x'))
+    assert.ok(!matches('+/x', '$SYS/x'))
+    assert.ok(matches('$SYS/#', '$SYS/x'))
+  })
+
+  it('knows when a rule covers a whole subscription', () => {
+    assert.ok(covers('a/#', 'a/b/+'))
+    assert.ok(covers('a/+', 'a/b'))
+    assert.ok(covers('a/+', 'a/+'))
+    assert.ok(!covers('a/+', 'a/#'))
+    assert.ok(!covers('a/b', 'a/+'))
+    assert.ok(covers('#', '#'))
+  })
+})
+
+describe('IM rules', () => {
+  const alice = { uid: 'alice', role: 'user' as const, grants: { presence: [], channels: [] } }
+  const agent = { uid: 'ag', role: 'agent' as const, grants: { presence: ['*'], channels: ['support/queue'] } }
+  it('allows the own inbox only', () => {
+    assert.ok(imMaySubscribe(alice, 'im/u/alice/in'))
+    for (const f of ['im/u/bob/in', 'im/u/+/in', 'im/#', 'im/u/alice/out', 'im/u/alice/#', 'im/p/+', 'im/b/support/queue']) assert.ok(!imMaySubscribe(alice, f), f)
+    assert.ok(!imMaySubscribe({ grants: { presence: ['*'], channels: ['*'] } }, 'im/u/alice/in'), 'anonymous never')
+  })
+  it('follows presence and channel grants', () => {
+    assert.ok(imMaySubscribe(agent, 'im/p/+'))
+    assert.ok(imMaySubscribe(agent, 'im/p/bob'))
+    assert.ok(!imMaySubscribe(agent, 'im/p/#/x'))
+    assert.ok(imMaySubscribe(agent, 'im/b/support/queue'))
+    assert.ok(!imMaySubscribe(agent, 'im/b/support/#'))
+  })
+  it('allows publishing to the own outbox only, and admins to broadcast', () => {
+    assert.ok(imMayPublish(alice, 'im/u/alice/out'))
+    assert.ok(!imMayPublish(alice, 'im/u/alice/in'))
+    assert.ok(!imMayPublish(alice, 'im/b/news'))
+    assert.ok(imMayPublish({ uid: 'admin', role: 'admin', grants: { presence: [], channels: [] } }, 'im/b/news'))
+  })
+})
+
+describe('generic ACL file', () => {
+  const acl = GenericAcl.parse([
+    '# anonymous',
+    'topic read public/#',
+    'user alice',
+    'topic readwrite alice/#',
+    'topic deny alice/secret/#',
+    'role device',
+    'topic read firmware/#',
+    'pattern readwrite devices/%u/#',
+    'pattern write clients/%c/status'
+  ].join('\n'))
+  const anon = { clientId: 'c1' }
+  const alice = { uid: 'alice', role: 'user' as const, clientId: 'a1' }
+  const lamp = { uid: 'lamp', role: 'device' as const, clientId: 'lamp-1' }
+
+  it('applies anonymous, user, role and pattern rules', () => {
+    assert.ok(acl.canSubscribe(anon, 'public/+'))
+    assert.ok(!acl.canPublish(anon, 'public/x'))
+    assert.ok(!acl.canSubscribe(anon, 'devices/+/x'), '%u never matches an anonymous client')
+    assert.ok(acl.canPublish(alice, 'alice/x'))
+    assert.ok(!acl.canSubscribe(alice, 'public/#'), 'user sections replace the anonymous one')
+    assert.ok(acl.canSubscribe(lamp, 'firmware/#'))
+    assert.ok(!acl.canSubscribe(alice, 'firmware/#'))
+    assert.ok(acl.canPublish(lamp, 'devices/lamp/state'))
+    assert.ok(!acl.canPublish(lamp, 'devices/other/state'))
+    assert.ok(acl.canPublish(lamp, 'clients/lamp-1/status'))
+    assert.ok(acl.canPublish(anon, 'clients/c1/status'))
+  })
+
+  it('lets deny win and never grants im/', () => {
+    assert.ok(!acl.canRead(alice, 'alice/secret/key'))
+    assert.ok(!acl.canSubscribe(alice, 'alice/secret/#'))
+    const open = GenericAcl.parse('topic readwrite #')
+    assert.ok(open.canSubscribe(anon, '#'))
+    assert.ok(!open.canRead(anon, 'im/u/alice/in'))
+    assert.ok(!open.canPublish(anon, 'im/u/alice/out'))
+    assert.ok(!open.canSubscribe(anon, 'im/#'))
+  })
+
+  it('reports syntax errors with the line number', () => {
+    assert.throws(() => GenericAcl.parse('topic read ok\nfrobnicate x', 'my.acl'), (err: unknown) => err instanceof AclSyntaxError && /my\.acl:2: unknown keyword "frobnicate"/.test(err.message))
+    assert.throws(() => GenericAcl.parse('topic read a/#/b'), /invalid topic filter/)
+    assert.throws(() => GenericAcl.parse('role wizard'), /role/)
+  })
+})
