@@ -163,7 +163,7 @@ async function listen (server: NetServer, port: number, host: string): Promise<n
 }
 
 async function listenHttp (app: FastifyInstance, port: number, host: string): Promise<number> {
-  await app.listen({ port, host, listenTextResolver: () => '' })
+  await app.listen({ port, host })
   return (app.server.address() as AddressInfo).port
 }
 

@@ -42,7 +42,8 @@ export interface HttpOptions {
 export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promise<FastifyInstance<Server>> {
   const { log, metrics } = deps
   const app = Fastify<Server>({
-    loggerInstance: log.child({ part: 'http' }),
+    // fastify's own info lines ("Server listening…") would repeat what main.ts prints; keep its warnings.
+    loggerInstance: log.child({ part: 'http' }, { level: log.levelVal > 40 ? log.level : 'warn' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
     // Both servers take the same size cap on request headers; an oversized header set gets a 431.
