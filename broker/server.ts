@@ -28,7 +28,7 @@ import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
-import { createConnectionHandler, listenMqtt, webSocketUpgrade } from './transport/mqtt-listeners.js'
+import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
 export interface ServerOptions {
   config: Config
@@ -53,7 +53,19 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   const metrics = createMetrics()
   const generic = loadGenericAcl(config)
   const root = await openLevel(config.DATA_DIR)
-  const cleanup: Array<() => Promise<void>> = [async () => { await root.close() }]
+  // Shutdown runs in this order: stop accepting → aedes closes its clients (wills, sessions
+  // saved) → drop connections that never finished CONNECT → close HTTP → close the store.
+  const listeners: NetServer[] = []
+  const apps: FastifyInstance[] = []
+  let aedes: Aedes | undefined
+  let handle: ConnectionHandler | undefined
+  const shutdown = async (): Promise<void> => {
+    const stopped = listeners.map(closeNet)
+    if (aedes) await closeAedes(aedes)
+    handle?.destroyAll()
+    await Promise.all([...stopped, ...apps.map(closeHttp)])
+    await root.close()
+  }
   try {
     const stores = { principals: new LevelPrincipalStore(root), sites: new LevelSiteStore(root) }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
@@ -82,7 +94,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
         queueLog.warn({ clientId, reason, topic }, 'offline message dropped; the client recovers it from history')
       }
     })
-    const aedes = await Aedes.createBroker({
+    const broker = await Aedes.createBroker({
       // Queued messages are keyed by broker id then counter; a time-ordered id keeps a queue in
       // order across restarts. [IM-Q-4]
       id: `b${String(now()).padStart(15, '0')}${randomBytes(3).toString('hex')}`,
@@ -90,33 +102,34 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       connectTimeout: config.CONNECT_TIMEOUT_MS,
       ...adapter.aedesOptions()
     })
-    cleanup.unshift(async () => { await new Promise<void>((resolve) => aedes.close(() => resolve())) })
-    trackClients(aedes, metrics, log)
+    aedes = broker
+    trackClients(broker, metrics, log)
 
-    const handle = createConnectionHandler(aedes, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
+    const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
+    handle = handler
     const tls = loadTls(config)
     const started = Date.now()
     const httpDeps: HttpDeps = {
       principals, tokens, stores, metrics, log,
-      health: () => ({ ok: !aedes.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: aedes.connectedClients })
+      health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS }
     // A WebSocket frame carries one MQTT packet or part of one; allow a little framing slack.
     const wsMax = config.MAX_PACKET_BYTES + 1024
 
-    const mqtt = listenMqtt(handle)
-    cleanup.unshift(closeNet(mqtt))
-    const http = await buildHttpApp(httpDeps, { ...httpOptions, onUpgrade: webSocketUpgrade(handle, wsMax, 'ws') })
-    cleanup.unshift(closeHttp(http))
+    const mqtt = listenMqtt(handler)
+    listeners.push(mqtt)
+    const http = await buildHttpApp(httpDeps, { ...httpOptions, onUpgrade: webSocketUpgrade(handler, wsMax, 'ws') })
+    apps.push(http)
     const ports: Ports = {
       mqtt: await listen(mqtt, config.MQTT_PORT, config.HOST),
       http: await listenHttp(http, config.HTTP_PORT, config.HOST)
     }
     if (tls) {
-      const mqtts = listenMqtt(handle, tls)
-      cleanup.unshift(closeNet(mqtts))
-      const https = await buildHttpApp(httpDeps, { ...httpOptions, tls, onUpgrade: webSocketUpgrade(handle, wsMax, 'wss') })
-      cleanup.unshift(closeHttp(https))
+      const mqtts = listenMqtt(handler, tls)
+      listeners.push(mqtts)
+      const https = await buildHttpApp(httpDeps, { ...httpOptions, tls, onUpgrade: webSocketUpgrade(handler, wsMax, 'wss') })
+      apps.push(https)
       ports.mqtts = await listen(mqtts, config.MQTTS_PORT, config.HOST)
       ports.https = await listenHttp(https, config.HTTPS_PORT, config.HOST)
     }
@@ -124,11 +137,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const urls = publicUrls(config, ports)
     let closing: Promise<void> | undefined
     return {
-      config, ports, urls, aedes, principals, metrics, log,
-      close: () => (closing ??= runAll(cleanup))
+      config, ports, urls, aedes: broker, principals, metrics, log,
+      close: () => (closing ??= shutdown())
     }
   } catch (err) {
-    await runAll(cleanup)
+    await shutdown().catch(() => undefined)
     throw err
   }
 }
@@ -167,21 +180,19 @@ async function listenHttp (app: FastifyInstance, port: number, host: string): Pr
   return (app.server.address() as AddressInfo).port
 }
 
-function closeNet (server: NetServer): () => Promise<void> {
-  return async () => { if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve())) }
+/** Stops accepting at once; resolves when the server's last connection is gone. */
+async function closeNet (server: NetServer): Promise<void> {
+  if (!server.listening) return
+  await new Promise<void>((resolve) => server.close(() => resolve()))
 }
 
-function closeHttp (app: FastifyInstance): () => Promise<void> {
-  return async () => {
-    app.server.closeAllConnections?.()
-    await app.close()
-  }
+async function closeAedes (aedes: Aedes): Promise<void> {
+  await new Promise<void>((resolve) => aedes.close(() => resolve()))
 }
 
-async function runAll (steps: Array<() => Promise<void>>): Promise<void> {
-  for (const step of steps) {
-    try { await step() } catch { /* keep closing the rest */ }
-  }
+async function closeHttp (app: FastifyInstance): Promise<void> {
+  app.server.closeAllConnections?.()
+  await app.close()
 }
 
 function publicUrls (config: Config, ports: Ports): Record<string, string> {

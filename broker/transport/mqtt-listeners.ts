@@ -13,12 +13,18 @@ import type { Logger } from '../ops/logger.js'
 import type { Metrics, Transport } from '../ops/metrics.js'
 import { guardConnection } from './packet-guard.js'
 
-export type ConnectionHandler = (raw: Duplex, transport: Transport, request?: IncomingMessage) => void
+export interface ConnectionHandler {
+  (raw: Duplex, transport: Transport, request?: IncomingMessage): void
+  /** Destroys every connection still open (used at shutdown, after aedes closed its clients). */
+  destroyAll (): void
+}
 
 export function createConnectionHandler (aedes: Aedes, maxPacketBytes: number, log: Logger, metrics: Metrics): ConnectionHandler {
-  return (raw, transport, request) => {
+  const open = new Set<Duplex>()
+  const handle = (raw: Duplex, transport: Transport, request?: IncomingMessage): void => {
     metrics.connections.inc({ transport })
-    raw.once('close', () => metrics.connections.dec({ transport }))
+    open.add(raw)
+    raw.once('close', () => { open.delete(raw); metrics.connections.dec({ transport }) })
     const refuse = (reason: string): void => {
       metrics.protocolErrors.inc({ reason })
       log.warn({ transport, reason, remote: remoteOf(raw, request) }, 'connection closed: malformed or oversized MQTT packet')
@@ -28,6 +34,7 @@ export function createConnectionHandler (aedes: Aedes, maxPacketBytes: number, l
     const guarded = guardConnection(raw, { maxPacketBytes, onRefuse: refuse })
     aedes.handle(guarded, request)
   }
+  return Object.assign(handle, { destroyAll: () => { for (const raw of open) raw.destroy() } })
 }
 
 export function listenMqtt (handle: ConnectionHandler, tls?: { key: Buffer, cert: Buffer }): NetServer {
