@@ -2,8 +2,9 @@
  * The one place where our promise-based hooks meet aedes' callback API. It also keeps each
  * connection's `ClientContext`, and counts and logs every refusal.
  */
-import type { AedesOptions, AuthenticateError, Client } from 'aedes'
+import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client } from 'aedes'
 import { ERRORS, ImError } from '../../shared/errors.js'
+import { matches } from '../acl/topic-filter.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { BrokerHooks, ClientContext } from './types.js'
@@ -85,10 +86,28 @@ export class HookAdapter {
         const context = this.#contexts.get(client)
         if (!context || !this.#hooks.authorizeForward(context, packet.topic)) return null
         this.#metrics.messagesOut.inc()
-        return packet
+        return withGrantedQos(client, packet)
       }
     }
   }
+}
+
+/**
+ * [MQTT-3.8.4-6] a message goes out at min(its QoS, the QoS granted to the subscription), and
+ * [MQTT-3.3.5-1] with overlapping subscriptions at the highest QoS granted among those that match.
+ * aedes 1.2 downgrades only when the filter equals the topic, so a QoS 2 message reached a `+`/`#`
+ * subscription granted QoS 1 at QoS 2 (retained ones too). The packet is shared by every
+ * subscriber: a downgrade returns a copy.
+ */
+function withGrantedQos (client: Client, packet: AedesPublishPacket): AedesPublishPacket {
+  const subscriptions = (client as Client & { subscriptions?: Record<string, { qos: number }> }).subscriptions
+  if (!subscriptions || packet.qos === 0) return packet
+  let granted = -1
+  for (const filter in subscriptions) {
+    if (matches(filter, packet.topic)) granted = Math.max(granted, subscriptions[filter]?.qos ?? 0)
+  }
+  if (granted < 0 || granted >= packet.qos) return packet
+  return { ...packet, qos: granted as 0 | 1 | 2 }
 }
 
 function asImError (err: unknown, log: Logger): ImError {

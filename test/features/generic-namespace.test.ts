@@ -1,0 +1,677 @@
+/**
+ * The generic MQTT namespace (every topic outside `im/`). With ANONYMOUS_NAMESPACE='#' anonymous
+ * clients may use all of it, and the broker must then behave as a conformant MQTT 3.1.1 broker:
+ * retained messages, wills, QoS 0/1/2, overlapping subscriptions, `$` topics, client ids and
+ * malformed input — proven with MQTT.js, raw bytes, Debian's paho-mqtt and mosquitto_pub/_sub.
+ * The IM namespace stays closed to them. The second part covers the Mosquitto-like ACL file.
+ */
+import assert from 'node:assert/strict'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { after, before, describe, it, type TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import type { AedesPublishPacket } from 'aedes'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { startTestBroker, tempDataDir, type TestBroker } from '../helpers/broker.js'
+import { adminToken, createUser, type Principal } from '../helpers/http.js'
+import { closedByBroker, collect, connackCode, connectClient, subscribeCodes, waitFor, type Received } from '../helpers/mqtt.js'
+import { closedWithin, rawPublish, rawTcp, remainingLength, type RawConnection } from '../helpers/raw.js'
+
+const run = promisify(execFile)
+const PYTHON = '/usr/bin/python3'
+const PAHO_SCRIPT = fileURLToPath(new URL('../conformance/paho_conformance.py', import.meta.url))
+const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub'
+const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
+
+// ---- raw MQTT 3.1.1 bytes, for packets MQTT.js and mqtt-packet refuse to produce ----
+
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff])
+const utf8 = (s: string | Buffer): Buffer => { const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s; return Buffer.concat([u16(b.length), b]) }
+const frame = (first: number, ...parts: Buffer[]): Buffer => { const body = Buffer.concat(parts); return Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]) }
+
+/** CONNECT, protocol level 4, no credentials; `will.qos` is written as given, even 3. */
+function rawConnect ({ clientId, clean = true, will }: { clientId: string, clean?: boolean, will?: { topic: string, payload: string, qos: number } }): Buffer {
+  const flags = (clean ? 0x02 : 0) | (will ? 0x04 | (will.qos << 3) : 0)
+  return frame(0x10, utf8('MQTT'), Buffer.from([4, flags]), u16(30), utf8(clientId), ...(will ? [utf8(will.topic), utf8(will.payload)] : []))
+}
+const rawSubscribe = (packetId: number, filter: string, qos: number): Buffer => frame(0x82, u16(packetId), utf8(filter), Buffer.from([qos]))
+const PINGREQ = Buffer.from([0xc0, 0x00])
+const DISCONNECT = Buffer.from([0xe0, 0x00])
+const CONNACK = (code: number): number[] => [0x20, 0x02, 0x00, code]
+
+async function bytes (conn: RawConnection, n: number, what: string): Promise<number[]> {
+  await waitFor(() => conn.received().length >= n || conn.isClosed(), 3000, what)
+  return [...conn.received().subarray(0, n)]
+}
+
+// ---- helpers around one broker ----
+
+function serverPublish (broker: TestBroker, topic: string, payload: string, { qos = 1, retain = false }: { qos?: 0 | 1 | 2, retain?: boolean } = {}): Promise<void> {
+  return new Promise((resolve, reject) => broker.server.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false }, (err) => err ? reject(err) : resolve()))
+}
+
+/** Sees what reaches aedes' message bus on `filter`, whoever subscribes: proof a message was (not) published. */
+async function busSpy (broker: TestBroker, filter: string): Promise<{ topics: string[], stop: () => Promise<void> }> {
+  const topics: string[] = []
+  const deliver = (packet: AedesPublishPacket, cb: () => void): void => { topics.push(packet.topic); cb() }
+  await new Promise<void>((resolve) => broker.server.aedes.subscribe(filter, deliver, resolve))
+  return { topics, stop: () => new Promise<void>((resolve) => broker.server.aedes.unsubscribe(filter, deliver, resolve)) }
+}
+
+/** Resolves when aedes has let go of `clientId` (its will, if any, is then on its way). */
+function released (broker: TestBroker, clientId: string, timeoutMs = 3000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { broker.server.aedes.off('clientDisconnect', onGone); reject(new Error(`${clientId} was not released`)) }, timeoutMs)
+    const onGone = (client: { id: string }): void => {
+      if (client.id !== clientId) return
+      clearTimeout(timer)
+      broker.server.aedes.off('clientDisconnect', onGone)
+      resolve()
+    }
+    broker.server.aedes.on('clientDisconnect', onGone)
+  })
+}
+
+const payloads = (got: Received[], topic: string): Received[] => got.filter((m) => m.topic === topic)
+
+function skipLoudly (t: TestContext, message: string): void {
+  console.warn(`\n*** SKIPPED: ${message} ***\n`)
+  t.skip(message)
+}
+
+function pahoMissing (): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing, so python3-paho-mqtt cannot run (apt-get install python3-paho-mqtt)`
+  const probe = spawnSync(PYTHON, ['-c', 'import paho.mqtt.client'], { encoding: 'utf8', timeout: 10_000 })
+  return probe.status === 0 ? null : `python3-paho-mqtt is missing for ${PYTHON} (apt-get install python3-paho-mqtt): ${probe.stderr.trim()}`
+}
+
+describe('anonymous clients in the generic namespace (ANONYMOUS_NAMESPACE=#) get a conformant MQTT 3.1.1 broker', () => {
+  let broker: TestBroker
+  let port: number
+  const clients: MqttClient[] = []
+  const raws: RawConnection[] = []
+  const children: ChildProcess[] = []
+  let seq = 0
+
+  const anon = async (options: IClientOptions = {}): Promise<MqttClient> => {
+    const client = await connectClient(broker.mqttUrl, { clientId: `anon-${++seq}`, ...options })
+    clients.push(client)
+    return client
+  }
+  const raw = async (): Promise<RawConnection> => {
+    const conn = await rawTcp(port)
+    raws.push(conn)
+    return conn
+  }
+
+  before(async () => {
+    broker = await startTestBroker({ ANONYMOUS_NAMESPACE: '#' })
+    port = broker.server.ports.mqtt
+  })
+  after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    for (const conn of raws) conn.destroy()
+    await Promise.all(clients.map(async (c) => { await c.endAsync(true) }))
+    await broker.stop()
+  })
+
+  describe('retained messages', () => {
+    it('reach a later subscriber with the retain flag set, and a live subscriber without it [MQTT-3.3.1-6, -9]', async () => {
+      const live = await anon()
+      await live.subscribeAsync('retained/basic', { qos: 1 })
+      const gotLive = collect(live)
+      const pub = await anon()
+      await pub.publishAsync('retained/basic', 'kept', { qos: 1, retain: true })
+      await waitFor(() => gotLive.length > 0, 3000, 'the live copy')
+      assert.deepEqual(gotLive, [{ topic: 'retained/basic', payload: 'kept', retain: false, qos: 1 }])
+
+      const late = await anon()
+      const gotLate = collect(late)
+      await late.subscribeAsync('retained/basic', { qos: 1 })
+      await waitFor(() => gotLate.length > 0, 3000, 'the retained copy')
+      assert.deepEqual(gotLate, [{ topic: 'retained/basic', payload: 'kept', retain: true, qos: 1 }])
+    })
+
+    it('are replaced by a newer retained message and cleared by an empty retained payload [MQTT-3.3.1-5, -10, -11]', async () => {
+      const pub = await anon()
+      // QoS 2: aedes answers PUBREC only once the message is stored and routed (it sends a QoS 1
+      // PUBACK first), so a SUBSCRIBE after PUBCOMP finds it retained, not in flight.
+      await pub.publishAsync('retained/replace', 'first', { qos: 2, retain: true })
+      await pub.publishAsync('retained/replace', 'second', { qos: 2, retain: true })
+      await pub.publishAsync('retained/sentinel', 'still-here', { qos: 2, retain: true })
+
+      const reader = await anon()
+      const got = collect(reader)
+      await reader.subscribeAsync('retained/replace', { qos: 1 })
+      await waitFor(() => got.length > 0, 3000, 'the retained message')
+      assert.deepEqual(got, [{ topic: 'retained/replace', payload: 'second', retain: true, qos: 1 }])
+
+      await pub.publishAsync('retained/replace', '', { qos: 2, retain: true })
+      const after = await anon()
+      const gotAfter = collect(after)
+      // One SUBSCRIBE for both: the sentinel proves the retained messages were looked up and sent.
+      await after.subscribeAsync({ 'retained/replace': { qos: 1 }, 'retained/sentinel': { qos: 1 } })
+      await waitFor(() => gotAfter.some((m) => m.topic === 'retained/sentinel'), 3000, 'the sentinel')
+      await pub.publishAsync('retained/replace', 'live-after-clear', { qos: 1 })
+      await waitFor(() => gotAfter.some((m) => m.payload === 'live-after-clear'), 3000, 'the live message')
+      assert.deepEqual(payloads(gotAfter, 'retained/replace'), [{ topic: 'retained/replace', payload: 'live-after-clear', retain: false, qos: 1 }])
+    })
+
+    it('are all delivered to a wildcard subscriber that matches them, and only those', async () => {
+      const pub = await anon()
+      for (const topic of ['wild/a/1', 'wild/b/1', 'wild/a/2/deep', 'wildly/a/1']) {
+        await pub.publishAsync(topic, `r:${topic}`, { qos: 2, retain: true }) // QoS 2: stored once PUBCOMP is back
+      }
+      const plus = await anon()
+      const gotPlus = collect(plus)
+      await plus.subscribeAsync('wild/+/1', { qos: 1 })
+      const hash = await anon()
+      const gotHash = collect(hash)
+      await hash.subscribeAsync('wild/#', { qos: 0 })
+      await waitFor(() => gotPlus.length >= 2 && gotHash.length >= 3, 3000, 'the retained messages')
+      await pub.publishAsync('wild/z/1', 'live', { qos: 1 })
+      await waitFor(() => gotPlus.some((m) => m.payload === 'live') && gotHash.some((m) => m.payload === 'live'), 3000, 'the live message')
+
+      const retained = (got: Received[]): string[] => got.filter((m) => m.retain).map((m) => m.topic).sort()
+      assert.deepEqual(retained(gotPlus), ['wild/a/1', 'wild/b/1'])
+      assert.deepEqual(retained(gotHash), ['wild/a/1', 'wild/a/2/deep', 'wild/b/1'])
+      assert.ok(gotPlus.filter((m) => m.retain).every((m) => m.qos === 1))
+      assert.ok(gotHash.every((m) => m.qos === 0), 'a QoS 0 subscription gets the retained QoS 2 messages at QoS 0 [MQTT-3.8.4-6]')
+    })
+  })
+
+  describe('wills', () => {
+    it('publishes the will of a client whose connection dies without DISCONNECT [MQTT-3.1.2-8]', async () => {
+      const watcher = await anon()
+      await watcher.subscribeAsync('will/#', { qos: 1 })
+      const got = collect(watcher)
+      const dying = await anon({ clientId: 'will-dies', will: { topic: 'will/dies', payload: Buffer.from('gone'), qos: 1, retain: true } })
+      dying.stream.destroy()
+      await waitFor(() => got.some((m) => m.topic === 'will/dies'), 3000, 'the will')
+      assert.deepEqual(payloads(got, 'will/dies'), [{ topic: 'will/dies', payload: 'gone', retain: false, qos: 1 }])
+
+      // a retained will is kept for later subscribers like any retained message [MQTT-3.1.2-17]
+      const late = await anon()
+      const gotLate = collect(late)
+      await late.subscribeAsync('will/dies', { qos: 1 })
+      await waitFor(() => gotLate.length > 0, 3000, 'the retained will')
+      assert.deepEqual(gotLate, [{ topic: 'will/dies', payload: 'gone', retain: true, qos: 1 }])
+    })
+
+    it('does not publish the will after a clean DISCONNECT [MQTT-3.1.2-10]', async () => {
+      const watcher = await anon()
+      await watcher.subscribeAsync('polite/#', { qos: 1 })
+      const got = collect(watcher)
+      const polite = await anon({ clientId: 'will-polite', will: { topic: 'polite/will', payload: Buffer.from('should-not-appear'), qos: 1, retain: false } })
+      const gone = released(broker, 'will-polite')
+      await polite.endAsync()
+      await gone
+      const control = await anon()
+      await control.publishAsync('polite/control', 'after-disconnect', { qos: 1 })
+      await waitFor(() => got.some((m) => m.topic === 'polite/control'), 3000, 'the control message')
+      assert.deepEqual(got.map((m) => m.topic), ['polite/control'])
+    })
+  })
+
+  describe('QoS', () => {
+    it('round-trips QoS 0, 1 and 2 and delivers at min(publish QoS, granted QoS), on exact and wildcard filters [MQTT-3.8.4-6]', async () => {
+      const sub = await anon()
+      const filters = { 'qos/exact/0': { qos: 0 }, 'qos/exact/1': { qos: 1 }, 'qos/exact/2': { qos: 2 }, 'qos/plus/0/+': { qos: 0 }, 'qos/plus/1/+': { qos: 1 }, 'qos/hash/2/#': { qos: 2 }, 'qos/hash/1/#': { qos: 1 } } as const
+      const granted = await sub.subscribeAsync(filters)
+      assert.deepEqual(granted.map((g) => [g.topic, g.qos]), Object.entries(filters).map(([topic, { qos }]) => [topic, qos]), 'granted as requested [MQTT-3.9.3-2]')
+      const got = collect(sub)
+      const pub = await anon()
+      const topicFor = { 'qos/exact/0': 'qos/exact/0', 'qos/exact/1': 'qos/exact/1', 'qos/exact/2': 'qos/exact/2', 'qos/plus/0/+': 'qos/plus/0/x', 'qos/plus/1/+': 'qos/plus/1/x', 'qos/hash/2/#': 'qos/hash/2/x/y', 'qos/hash/1/#': 'qos/hash/1/x/y' }
+      const expected: Array<{ payload: string, qos: number }> = []
+      for (const [filter, { qos: grantedQos }] of Object.entries(filters)) {
+        for (const qos of [0, 1, 2] as const) {
+          const payload = `${filter} p${qos}`
+          // publishAsync settles on PUBACK (QoS 1) or PUBCOMP (QoS 2): the publish flow completed.
+          await pub.publishAsync(topicFor[filter as keyof typeof topicFor], payload, { qos })
+          expected.push({ payload, qos: Math.min(qos, grantedQos) })
+        }
+      }
+      await waitFor(() => expected.every((e) => got.some((m) => m.payload === e.payload)), 5000, 'all 21 messages')
+      for (const { payload, qos } of expected) {
+        const copies = got.filter((m) => m.payload === payload)
+        assert.ok(copies.every((m) => m.qos === qos), `${payload}: delivered at QoS ${copies.map((m) => m.qos).join(',')}, expected ${qos}`)
+        if (qos !== 1) assert.equal(copies.length, 1, `${payload}: QoS 0 at most once, QoS 2 exactly once`)
+      }
+    })
+
+    it('delivers a message matching overlapping subscriptions once or twice, at the granted QoS [MQTT-3.3.5-1]', async () => {
+      const sub = await anon()
+      const granted = await sub.subscribeAsync({ 'TopicA/+': { qos: 1 }, 'TopicA/#': { qos: 2 }, 'overlap/control': { qos: 1 } })
+      assert.deepEqual(granted.map((g) => g.qos), [1, 2, 1])
+      const got = collect(sub)
+      const pub = await anon()
+      await pub.publishAsync('TopicA/B', 'overlap-q2', { qos: 2 })
+      await pub.publishAsync('TopicA/B', 'overlap-q1', { qos: 1 })
+      await pub.publishAsync('overlap/control', 'control', { qos: 1 })
+      await waitFor(() => got.some((m) => m.payload === 'control'), 3000, 'the control message')
+
+      const q2 = got.filter((m) => m.payload === 'overlap-q2')
+      assert.ok(q2.length >= 1 && q2.length <= 2, `QoS 2 message delivered ${q2.length} times`)
+      // once: at the highest QoS granted among the matching filters; twice: once per filter's QoS
+      if (q2.length === 1) assert.equal(q2[0]?.qos, 2)
+      else assert.deepEqual(q2.map((m) => m.qos).sort(), [1, 2])
+      const q1 = got.filter((m) => m.payload === 'overlap-q1')
+      assert.ok(q1.length >= 1 && q1.length <= 2, `QoS 1 message delivered ${q1.length} times`)
+      assert.ok(q1.every((m) => m.qos === 1))
+    })
+  })
+
+  describe('$ topics', () => {
+    it('are not matched by filters that start with a wildcard [MQTT-4.7.2-1], though aedes publishes them', async () => {
+      const sharp = await anon()
+      const got = collect(sharp)
+      // The generic rule `#` does not cover `$` topics either, so `$SYS/#` is refused to anonymous clients.
+      assert.deepEqual(await subscribeCodes(sharp, ['#', '+/+/new/subscribes', '+/bar', '$SYS/#'], 1), [1, 1, 1, 128])
+      const sys = await busSpy(broker, '$SYS/+/new/subscribes')
+      try {
+        const other = await anon()
+        await other.subscribeAsync('dollar/anything', { qos: 0 }) // aedes publishes $SYS/<id>/new/subscribes
+        await waitFor(() => sys.topics.length > 0, 3000, 'aedes\' $SYS message')
+      } finally {
+        await sys.stop()
+      }
+      await serverPublish(broker, `$SYS/${broker.server.aedes.id}/heartbeat`, 'beat', { qos: 0 })
+      await serverPublish(broker, '$foo/bar', 'dollar', { qos: 1 })
+      await serverPublish(broker, 'plain/bar', 'control', { qos: 1 })
+      await waitFor(() => got.some((m) => m.topic === 'plain/bar'), 3000, 'the control message')
+      assert.deepEqual(got.filter((m) => m.topic.startsWith('$')), [])
+    })
+
+    it('may not be published by an anonymous client: `#` does not cover them, so the client is disconnected', async () => {
+      const spy = await busSpy(broker, '$x/#')
+      try {
+        const client = await anon()
+        client.publish('$x/y', 'nope', { qos: 1 })
+        await closedByBroker(client)
+        await serverPublish(broker, '$x/control', 'control')
+        await waitFor(() => spy.topics.includes('$x/control'), 3000, 'the control message')
+        assert.deepEqual(spy.topics, ['$x/control'])
+      } finally {
+        await spy.stop()
+      }
+    })
+  })
+
+  describe('client identifiers', () => {
+    it('refuses a zero-length client id with clean=false with CONNACK 2 and closes [MQTT-3.1.3-8]', async () => {
+      const conn = await raw()
+      conn.write(rawConnect({ clientId: '', clean: false }))
+      assert.deepEqual(await bytes(conn, 4, 'CONNACK'), CONNACK(2))
+      assert.ok(await closedWithin(conn), 'connection closed after a refusal [MQTT-3.2.2-5]')
+    })
+
+    it('accepts a zero-length client id with clean=true and serves it [MQTT-3.1.3-6, -7]', async () => {
+      const conn = await raw()
+      conn.write(rawConnect({ clientId: '', clean: true }))
+      assert.deepEqual(await bytes(conn, 4, 'CONNACK'), CONNACK(0))
+      conn.write(PINGREQ)
+      assert.deepEqual((await bytes(conn, 6, 'PINGRESP')).slice(4), [0xd0, 0x00])
+      conn.write(DISCONNECT)
+      assert.ok(await closedWithin(conn))
+      // and through MQTT.js as well
+      assert.equal(await connackCode(broker.mqttUrl, { clientId: '', clean: true }), 0)
+    })
+  })
+
+  describe('malformed input closes that connection and nothing else', () => {
+    let talker: MqttClient
+    let watched: Received[]
+    let n = 0
+    before(async () => {
+      const watcher = await anon({ clientId: 'bystander-watcher' })
+      await watcher.subscribeAsync('bystander/#', { qos: 1 })
+      watched = collect(watcher)
+      talker = await anon({ clientId: 'bystander-talker' })
+    })
+    const stillServing = async (): Promise<void> => {
+      const payload = `still-serving-${++n}`
+      await talker.publishAsync('bystander/check', payload, { qos: 1 })
+      await waitFor(() => watched.some((m) => m.payload === payload), 3000, 'the bystanders\' message')
+      assert.ok(clients.filter((c) => c.options.clientId?.startsWith('bystander-')).every((c) => c.connected))
+    }
+    const connected = async (clientId: string): Promise<RawConnection> => {
+      const conn = await raw()
+      conn.write(rawConnect({ clientId }))
+      assert.deepEqual(await bytes(conn, 4, 'CONNACK'), CONNACK(0))
+      return conn
+    }
+
+    it('(control) the same hand-built packets, well-formed, are served', async () => {
+      const conn = await connected('raw-ok')
+      conn.write(rawPublish(Buffer.from('bystander/raw'), Buffer.from('raw-hello'), 1, 7))
+      conn.write(rawSubscribe(9, 'raw/#', 1))
+      await waitFor(() => conn.received().length >= 9, 3000, 'PUBACK and SUBACK')
+      assert.deepEqual([...conn.received().subarray(4, 9)], [0x40, 0x02, 0x00, 0x07, 0x90])
+      await waitFor(() => watched.some((m) => m.payload === 'raw-hello'), 3000, 'the raw publish')
+      assert.ok(!conn.isClosed())
+      conn.write(DISCONNECT)
+    })
+
+    it('a PUBLISH whose topic is not valid UTF-8 (0xC3 0x28) [MQTT-1.5.3-1]', async () => {
+      const conn = await connected('bad-utf8')
+      conn.write(rawPublish(Buffer.from([0x62, 0x79, 0x73, 0x74, 0x61, 0x6e, 0x64, 0x65, 0x72, 0x2f, 0xc3, 0x28]), Buffer.from('x'), 0))
+      assert.ok(await closedWithin(conn), 'connection closed')
+      await stillServing()
+    })
+
+    it('a PUBLISH whose topic contains U+0000 [MQTT-1.5.3-2]', async () => {
+      const conn = await connected('nul-topic')
+      conn.write(rawPublish(Buffer.from('bystander/a\u0000b', 'utf8'), Buffer.from('x'), 1, 3))
+      assert.ok(await closedWithin(conn), 'connection closed')
+      await stillServing()
+      assert.ok(!watched.some((m) => m.topic.includes('\u0000')))
+    })
+
+    it('a CONNECT with Will QoS 3 [MQTT-3.1.2-14]: no CONNACK 0, closed', async () => {
+      const conn = await raw()
+      conn.write(rawConnect({ clientId: 'will-qos-3', will: { topic: 'bystander/will', payload: 'w', qos: 3 } }))
+      assert.ok(await closedWithin(conn), 'connection closed')
+      const received = [...conn.received()]
+      assert.notDeepEqual(received.slice(0, 4), CONNACK(0), 'the CONNECT was not accepted')
+      await stillServing()
+      assert.ok(!watched.some((m) => m.topic === 'bystander/will'), 'and its will is never published')
+    })
+
+    it('a QoS 1 PUBLISH with packet identifier 0 [MQTT-2.3.1-1]', async () => {
+      const conn = await connected('pid-zero-publish')
+      conn.write(rawPublish(Buffer.from('bystander/pid0'), Buffer.from('x'), 1, 0))
+      assert.ok(await closedWithin(conn), 'connection closed')
+      await stillServing()
+      assert.ok(!watched.some((m) => m.topic === 'bystander/pid0'))
+    })
+
+    it('a SUBSCRIBE with packet identifier 0 [MQTT-2.3.1-1]', async () => {
+      const conn = await connected('pid-zero-subscribe')
+      conn.write(rawSubscribe(0, 'bystander/#', 1))
+      assert.ok(await closedWithin(conn), 'connection closed')
+      assert.deepEqual([...conn.received().subarray(4)], [], 'no SUBACK')
+      await stillServing()
+    })
+  })
+
+  describe('the IM namespace stays closed to anonymous clients', () => {
+    it('refuses im/# and im/u/+/in (SUBACK 0x80) and grants # in the same SUBSCRIBE', async () => {
+      const client = await anon()
+      assert.deepEqual(await subscribeCodes(client, ['im/#', 'im/u/+/in', 'im/u/alice/in', 'im/p/alice', '#'], 1), [128, 128, 128, 128, 1])
+      assert.ok(client.connected)
+    })
+
+    it('never delivers an im/ message, live or retained, through #', async () => {
+      await serverPublish(broker, 'im/p/alice', '{"online":true,"ts":1}', { retain: true })
+      await serverPublish(broker, 'ns/retained', 'visible', { retain: true })
+      const client = await anon()
+      const got = collect(client)
+      assert.deepEqual(await subscribeCodes(client, ['#', '+/u/+/in'], 1), [1, 1])
+      await waitFor(() => got.some((m) => m.topic === 'ns/retained'), 3000, 'the retained control message')
+      await serverPublish(broker, 'im/u/alice/in', 'x')
+      await serverPublish(broker, 'ns/live', 'control')
+      await waitFor(() => got.some((m) => m.topic === 'ns/live'), 3000, 'the live control message')
+      assert.deepEqual(got.filter((m) => m.topic === 'im' || m.topic.startsWith('im/')), [])
+    })
+
+    it('disconnects an anonymous client that publishes to im/u/alice/out, and drops an anonymous will there', async () => {
+      const spy = await busSpy(broker, 'im/u/alice/#')
+      try {
+        const client = await anon()
+        client.publish('im/u/alice/out', '{"op":"send","cmid":"forged"}', { qos: 1 })
+        await closedByBroker(client)
+        const dying = await anon({ clientId: 'im-will', will: { topic: 'im/u/alice/out', payload: Buffer.from('{"op":"send"}'), qos: 1, retain: false } })
+        const gone = released(broker, 'im-will')
+        dying.stream.destroy()
+        await gone
+        await serverPublish(broker, 'im/u/alice/in', 'control')
+        await waitFor(() => spy.topics.includes('im/u/alice/in'), 3000, 'the control message')
+        assert.deepEqual(spy.topics, ['im/u/alice/in'])
+      } finally {
+        await spy.stop()
+      }
+    })
+  })
+
+  describe('interoperability with other client stacks', () => {
+    it('works with Debian\'s paho-mqtt (retained, QoS 2, will) in both directions', async (t) => {
+      const missing = pahoMissing()
+      if (missing) { skipLoudly(t, missing); return }
+      const version = spawnSync(PYTHON, ['-c', 'import paho.mqtt; print(paho.mqtt.__version__)'], { encoding: 'utf8' }).stdout.trim()
+      t.diagnostic(`paho-mqtt ${version}`)
+
+      const observer = await anon({ clientId: 'paho-observer' })
+      await observer.subscribeAsync('paho/#', { qos: 2 })
+      const seen = collect(observer)
+      await observer.publishAsync('paho/from-mqttjs', 'hello-from-mqttjs', { qos: 2, retain: true })
+
+      const { stdout } = await run(PYTHON, [PAHO_SCRIPT, String(port), 'paho'], { timeout: 25_000 }).catch((err: { stdout?: string, stderr?: string, message: string }) => {
+        throw new Error(`the paho script failed: ${err.message}\nstdout: ${err.stdout ?? ''}\nstderr: ${err.stderr ?? ''}`)
+      })
+      const result = JSON.parse(stdout) as { ok: boolean, paho: string, checks: Record<string, boolean>, errors: string[], [k: string]: any }
+      assert.equal(result.paho, version)
+      assert.deepEqual(result.errors, [])
+      assert.deepEqual(result.checks, { connected: true, retained: true, fromMqttjs: true, qos2: true, downgraded: true, will: true, qos2Once: true })
+      assert.deepEqual(result.retained, { topic: 'paho/retained', payload: 'paho-kept', qos: 1, retain: true })
+      assert.deepEqual(result.fromMqttjs, { topic: 'paho/from-mqttjs', payload: 'hello-from-mqttjs', qos: 1, retain: true })
+      assert.deepEqual(result.qos2, { topic: 'paho/q2', payload: 'paho-q2', qos: 2, retain: false })
+      assert.deepEqual(result.downgraded, { topic: 'paho/q1/x', payload: 'paho-q2-to-q1', qos: 1, retain: false })
+      assert.deepEqual(result.will, { topic: 'paho/will', payload: 'paho-gone', qos: 1, retain: false })
+      assert.equal(result.ok, true)
+
+      // What paho sent reached MQTT.js too, at the QoS it was sent with.
+      await waitFor(() => seen.some((m) => m.topic === 'paho/will'), 3000, 'paho\'s will at MQTT.js')
+      assert.deepEqual(payloads(seen, 'paho/q2'), [{ topic: 'paho/q2', payload: 'paho-q2', retain: false, qos: 2 }])
+      assert.deepEqual(payloads(seen, 'paho/will'), [{ topic: 'paho/will', payload: 'paho-gone', retain: false, qos: 1 }])
+      assert.ok(payloads(seen, 'paho/retained').some((m) => m.payload === 'paho-kept' && m.qos === 2))
+    })
+
+    it('works with mosquitto_pub and mosquitto_sub (retained, QoS 1, will)', async (t) => {
+      const missing = [MOSQUITTO_PUB, MOSQUITTO_SUB].filter((bin) => !existsSync(bin))
+      if (missing.length > 0) { skipLoudly(t, `${missing.join(', ')} missing (apt-get install mosquitto-clients)`); return }
+      const observer = await anon({ clientId: 'mosquitto-observer' })
+      await observer.subscribeAsync('mosq/#', { qos: 1 })
+      const seen = collect(observer)
+      const common = ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311']
+
+      // mosquitto_pub → broker: retained, QoS 1 (it exits 0 only after the PUBACK)
+      await run(MOSQUITTO_PUB, [...common, '-i', 'mosq-pub', '-t', 'mosq/retained', '-m', 'from-mosquitto', '-q', '1', '-r'], { timeout: 10_000 })
+      await waitFor(() => seen.some((m) => m.topic === 'mosq/retained'), 3000, 'mosquitto_pub\'s message at MQTT.js')
+      assert.deepEqual(payloads(seen, 'mosq/retained'), [{ topic: 'mosq/retained', payload: 'from-mosquitto', retain: false, qos: 1 }])
+
+      // broker → mosquitto_sub: the retained message (flag set), then a live QoS 1 message from MQTT.js
+      const sub = spawn(MOSQUITTO_SUB, [...common, '-i', 'mosq-sub', '-t', 'mosq/retained', '-t', 'mosq/live', '-q', '1', '-C', '2', '-W', '10', '-F', '%t|%q|%r|%p',
+        '--will-topic', 'mosq/sub-will', '--will-payload', 'mosquitto-sub-gone', '--will-qos', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      children.push(sub)
+      const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => resolve(code)))
+      const lines: string[] = []
+      createInterface({ input: sub.stdout! }).on('line', (line) => lines.push(line))
+      let stderr = ''
+      sub.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
+      await waitFor(() => lines.length >= 1, 5000, 'the retained message at mosquitto_sub')
+      await observer.publishAsync('mosq/live', 'from-mqttjs', { qos: 1 })
+      assert.equal(await exited, 0, stderr)
+      assert.deepEqual(lines, ['mosq/retained|1|1|from-mosquitto', 'mosq/live|1|0|from-mqttjs'])
+
+      // mosquitto_sub exited after -C 2 with a DISCONNECT: no will. A killed one leaves its will.
+      const killed = spawn(MOSQUITTO_SUB, [...common, '-i', 'mosq-killed', '-t', 'mosq/retained', '-q', '1',
+        '--will-topic', 'mosq/killed-will', '--will-payload', 'mosquitto-killed', '--will-qos', '1'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      children.push(killed)
+      const killedLines: string[] = []
+      createInterface({ input: killed.stdout! }).on('line', (line) => killedLines.push(line))
+      await waitFor(() => killedLines.length >= 1, 5000, 'the second mosquitto_sub to be subscribed')
+      killed.kill('SIGKILL')
+      await waitFor(() => seen.some((m) => m.topic === 'mosq/killed-will'), 3000, 'the killed mosquitto_sub\'s will')
+      assert.deepEqual(payloads(seen, 'mosq/killed-will'), [{ topic: 'mosq/killed-will', payload: 'mosquitto-killed', retain: false, qos: 1 }])
+      assert.deepEqual(payloads(seen, 'mosq/sub-will'), [], 'a clean DISCONNECT publishes no will')
+    })
+  })
+})
+
+describe('the generic ACL file (ACL_FILE, Mosquitto-like), without an anonymous namespace', () => {
+  let broker: TestBroker
+  let admin: string
+  const users: Record<string, Principal> = {}
+  const clients: MqttClient[] = []
+  let seq = 0
+
+  const as = async (uid: string, clientId = `${uid}-${++seq}`): Promise<MqttClient> => {
+    const user = users[uid]
+    assert.ok(user, uid)
+    const client = await connectClient(broker.mqttUrl, { username: user.uid, password: user.token, clientId })
+    clients.push(client)
+    return client
+  }
+  /** The publish is refused: the client is disconnected and nothing reaches the message bus. */
+  const publishRefused = async (client: MqttClient, topic: string): Promise<void> => {
+    const spy = await busSpy(broker, topic)
+    try {
+      client.publish(topic, 'refused', { qos: 1 })
+      await closedByBroker(client)
+      await serverPublish(broker, topic, 'control')
+      await waitFor(() => spy.topics.length > 0, 3000, 'the control message')
+      assert.equal(spy.topics.length, 1, `${topic} was published by a client that may not`)
+    } finally {
+      await spy.stop()
+    }
+  }
+  /** The publish is accepted: it reaches a subscriber on the same topic (the publisher itself). */
+  const roundTrip = async (client: MqttClient, topic: string): Promise<void> => {
+    const got = collect(client)
+    assert.deepEqual(await subscribeCodes(client, [topic]), [1])
+    await client.publishAsync(topic, `rt:${topic}`, { qos: 1 })
+    await waitFor(() => got.some((m) => m.topic === topic && m.payload === `rt:${topic}`), 3000, `${topic} round trip`)
+    assert.ok(client.connected)
+  }
+
+  before(async () => {
+    const dataDir = tempDataDir()
+    const aclFile = join(dataDir, 'generic.acl')
+    writeFileSync(aclFile, [
+      '# generic-namespace.test.ts: no rules before the first `user` line, so anonymous clients get nothing',
+      'pattern readwrite devices/%u/#',
+      'pattern readwrite clients/%c/#',
+      '',
+      'user carol',
+      'topic readwrite carol-only/#',
+      '',
+      'user erin',
+      'topic readwrite #',
+      'topic readwrite $app/#',
+      '',
+      'user mallory',
+      'topic read news/#',
+      'topic deny #',
+      '',
+      'role agent',
+      'topic read firmware/#',
+      'topic readwrite lab/#',
+      'topic deny lab/secret/#',
+      ''
+    ].join('\n'))
+    broker = await startTestBroker({ ACL_FILE: aclFile }, dataDir)
+    admin = await adminToken(broker.httpUrl)
+    for (const uid of ['alice', 'bob', 'carol', 'erin', 'mallory']) users[uid] = await createUser(broker.httpUrl, admin, uid)
+    users.dave = await createUser(broker.httpUrl, admin, 'dave', 'agent')
+  })
+  after(async () => {
+    await Promise.all(clients.map(async (c) => { await c.endAsync(true) }))
+    await broker.stop()
+  })
+
+  it('refuses an anonymous CONNECT with CONNACK 5 when ANONYMOUS_NAMESPACE is not set', async () => {
+    assert.equal(await connackCode(broker.mqttUrl, { clientId: 'anonymous-here' }), 5)
+    assert.equal(await connackCode(broker.mqttUrl, { clientId: '', clean: true }), 5)
+  })
+
+  it('`pattern readwrite devices/%u/#` opens devices/<own uid>/… and nothing of another uid', async () => {
+    const alice = await as('alice')
+    await roundTrip(alice, 'devices/alice/x')
+    assert.deepEqual(await subscribeCodes(alice, ['devices/bob/x', 'devices/+/x', 'devices/#']), [128, 128, 128])
+    await publishRefused(alice, 'devices/bob/x')
+    const bob = await as('bob')
+    await roundTrip(bob, 'devices/bob/x')
+  })
+
+  it('`pattern readwrite clients/%c/#` opens the topics of the connection\'s own client id', async () => {
+    const alice = await as('alice', 'alice-phone')
+    await roundTrip(alice, 'clients/alice-phone/status')
+    assert.deepEqual(await subscribeCodes(alice, ['clients/alice-tablet/status', 'clients/+/status']), [128, 128])
+    await publishRefused(alice, 'clients/alice-tablet/status')
+    // a client id that would smuggle in a topic level or a wildcard gets no %c rule at all
+    const sneaky = await as('bob', 'bob/x')
+    assert.deepEqual(await subscribeCodes(sneaky, ['clients/bob/x/status']), [128])
+  })
+
+  it('a `user` section applies to that uid only', async () => {
+    const carol = await as('carol')
+    await roundTrip(carol, 'carol-only/notes')
+    const alice = await as('alice')
+    assert.deepEqual(await subscribeCodes(alice, ['carol-only/notes', 'carol-only/#']), [128, 128])
+    await publishRefused(alice, 'carol-only/notes')
+  })
+
+  it('a `role` section applies to every principal of that role: agents read firmware/ but may not write it', async () => {
+    const dave = await as('dave')
+    const got = collect(dave)
+    assert.deepEqual(await subscribeCodes(dave, ['firmware/#']), [1])
+    await serverPublish(broker, 'firmware/v2', 'image')
+    await waitFor(() => got.some((m) => m.topic === 'firmware/v2'), 3000, 'the firmware message')
+    const alice = await as('alice')
+    assert.deepEqual(await subscribeCodes(alice, ['firmware/#']), [128], 'a user is not an agent')
+    await publishRefused(dave, 'firmware/v2')
+  })
+
+  it('a `deny` line beats a broader allow, for subscribing, receiving and publishing', async () => {
+    const dave = await as('dave')
+    await roundTrip(dave, 'lab/open/x')
+    assert.deepEqual(await subscribeCodes(dave, ['lab/secret/x', 'lab/secret/#']), [128, 128])
+    // `lab/#` is granted (it is not wholly denied), but nothing under lab/secret/ comes through it
+    const watcher = await as('dave')
+    const got = collect(watcher)
+    assert.deepEqual(await subscribeCodes(watcher, ['lab/#']), [1])
+    await serverPublish(broker, 'lab/secret/formula', 'hidden')
+    await serverPublish(broker, 'lab/open/y', 'control')
+    await waitFor(() => got.some((m) => m.topic === 'lab/open/y'), 3000, 'the control message')
+    assert.deepEqual(got.map((m) => m.topic), ['lab/open/y'])
+    await publishRefused(dave, 'lab/secret/formula')
+    // `topic deny #` shuts a user out of everything, whatever else is granted
+    const mallory = await as('mallory')
+    assert.deepEqual(await subscribeCodes(mallory, ['news/today', 'anything']), [128, 128])
+  })
+
+  it('`topic readwrite #` is the wildcard, not a comment, and `$` topics need their own rule [MQTT-4.7.2-1]', async () => {
+    const erin = await as('erin')
+    await roundTrip(erin, 'any/topic/at/all')
+    const wild = await as('erin')
+    const gotWild = collect(wild)
+    assert.deepEqual(await subscribeCodes(wild, ['#', '+/x']), [1, 1])
+    const dollar = await as('erin')
+    const gotDollar = collect(dollar)
+    assert.deepEqual(await subscribeCodes(dollar, ['$app/#', '$other/#']), [1, 128])
+    await erin.publishAsync('$app/x', 'dollar', { qos: 1 })
+    await erin.publishAsync('plain/x', 'control', { qos: 1 })
+    await waitFor(() => gotDollar.some((m) => m.topic === '$app/x') && gotWild.some((m) => m.topic === 'plain/x'), 3000, 'both messages')
+    assert.deepEqual(gotWild.filter((m) => m.topic.startsWith('$')), [])
+  })
+
+  it('refuses to start with an ACL file that has a syntax error, naming the file and the line', async () => {
+    const dataDir = tempDataDir()
+    const dir = join(dataDir, 'conf')
+    mkdirSync(dir)
+    const aclFile = join(dir, 'broken.acl')
+    writeFileSync(aclFile, '# fine so far\nuser alice\ntopic sometimes alice/#\n')
+    try {
+      await assert.rejects(startTestBroker({ ACL_FILE: aclFile }, dataDir), (err: Error) => {
+        assert.ok(err.message.includes(`${aclFile}:3`), err.message)
+        assert.match(err.message, /unknown access "sometimes"/)
+        return true
+      })
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
