@@ -5,7 +5,8 @@
  *   store → auth → ACL → hooks → aedes → listeners (MQTT, MQTTS, HTTP+WS, HTTPS+WSS)
  *
  * The path of a message: socket → transport/packet-guard → aedes → hooks/adapt (authorize) →
- * aedes routing → persistence/bounded-queue (offline) → hooks/adapt (authorizeForward) → socket.
+ * aedes routing → persistence/bounded-queue (offline) → hooks/adapt (authorizeForward) → socket;
+ * the publisher's PUBACK comes last (persistence/ack-after-store).
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -24,6 +25,7 @@ import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscrib
 import { buildHttpApp, type HttpDeps } from './http/app.js'
 import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
+import { ackAfterStore } from './persistence/ack-after-store.js'
 import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
@@ -103,6 +105,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       ...adapter.aedesOptions()
     })
     aedes = broker
+    ackAfterStore(broker) // PUBACK only once the offline queues hold the message [IM-Q-5]
     trackClients(broker, metrics, log)
 
     const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)

@@ -47,8 +47,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   override async outgoingEnqueue (sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
     const cell = await this.#count(sub.clientId)
     cell.n++
-    await this.#index.put(indexKey(sub.clientId, packet), String(this.#options.now()))
-    await super.outgoingEnqueue(sub, packet)
+    await this.#store(cell, sub, packet)
   }
 
   /** Offline clients: queued unless the client's queue is full. */
@@ -56,11 +55,14 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     if (!subs || subs.length === 0) return
     await Promise.all(subs.map(async (sub) => {
       const cell = await this.#count(sub.clientId)
+      // Check and take the slot with no `await` in between: aedes handles the packets of one
+      // TCP chunk (and of many publishers) concurrently, and they must not all see room.
       if (cell.n >= this.#options.maxMessages) {
         this.#options.onDrop(sub.clientId, 'full', packet.topic)
         return
       }
-      await this.outgoingEnqueue(sub, packet)
+      cell.n++
+      await this.#store(cell, sub, packet)
     }))
   }
 
@@ -90,6 +92,17 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   async #expired (clientId: string, packet: QueuedPacket): Promise<boolean> {
     const queuedAt = await this.#index.get(indexKey(clientId, packet))
     return queuedAt !== undefined && this.#options.now() - Number(queuedAt) > this.#options.maxAgeMs
+  }
+
+  /** Writes a packet whose slot `cell` already counts; gives the slot back if the write fails. */
+  async #store (cell: { n: number }, sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
+    try {
+      await this.#index.put(indexKey(sub.clientId, packet), String(this.#options.now()))
+      await super.outgoingEnqueue(sub, packet)
+    } catch (err) {
+      cell.n = Math.max(0, cell.n - 1)
+      throw err
+    }
   }
 
   async #forget (clientId: string, packet: QueuedPacket): Promise<void> {
