@@ -26,6 +26,11 @@ export const ERRORS = {
   IM_ERR_UNKNOWN_SITE: { message: 'No site has this site key.', http: 404, mqtt: 'n/a' },
   IM_ERR_PRINCIPAL_EXISTS: { message: 'A principal with this uid already exists.', http: 409, mqtt: 'n/a' },
   IM_ERR_IDENTIFIER_REJECTED: { message: 'A persistent session (clean=false) needs a client id.', http: 400, mqtt: 'CONNACK 2 (identifier rejected) [MQTT-3.1.3-8]' },
+  IM_ERR_UNKNOWN_OP: { message: 'Unknown command `op`.', http: 400, mqtt: 'error event' },
+  IM_ERR_NOT_MEMBER: { message: 'You are not a member of this conversation.', http: 403, mqtt: 'error event' },
+  IM_ERR_NOT_AUTHOR: { message: 'Only the sender may change this message.', http: 403, mqtt: 'error event' },
+  IM_ERR_RECALL_WINDOW: { message: 'The time to recall this message has passed.', http: 409, mqtt: 'error event' },
+  IM_ERR_FORGED_SENDER: { message: 'The server sets `from`; a command may not carry it.', http: 400, mqtt: 'error event' },
   IM_ERR_INTERNAL: { message: 'Something went wrong on the server; it has been logged.', http: 500, mqtt: 'error event' }
 } as const satisfies Record<string, ErrorSpec>
 

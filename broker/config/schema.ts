@@ -31,6 +31,9 @@ export const configSchema = z.object({
   CONNECT_TIMEOUT_MS: positiveInt.default(30_000),
   QUEUE_MAX_MESSAGES: positiveInt.default(1000),
   QUEUE_MAX_AGE_SECONDS: positiveInt.default(7 * 86_400),
+  COMMAND_MAX_BYTES: z.coerce.number().int().min(256).max(1_048_576).default(65_536),
+  MESSAGE_MAX_CHARS: positiveInt.max(1_000_000).default(10_000),
+  RECALL_WINDOW_SECONDS: z.coerce.number().int().min(0).default(120),
   CORS_ORIGINS: z.string().default('*'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {

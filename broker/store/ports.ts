@@ -4,6 +4,7 @@
  * contract suites in `test/contracts/`.
  */
 import type { Role } from '../../shared/identity.js'
+import type { Conversation, Member, Message } from '../../shared/protocol.js'
 
 /** What a principal may see beyond its own inbox. `'*'` grants every uid / channel. [IM-ACL-3] */
 export interface Grants {
@@ -53,4 +54,43 @@ export interface SiteStore {
   get (siteKey: string): Promise<SiteRecord | undefined>
   create (record: SiteRecord): Promise<void>
   list (): Promise<SiteRecord[]>
+}
+
+// ---- IM: conversations and messages ----
+
+export interface ConversationStore {
+  /** Creates the conversation; resolves `false` (and changes nothing) when `cid` exists. */
+  create (conversation: Conversation): Promise<boolean>
+  get (cid: string): Promise<Conversation | undefined>
+  /** cids of the conversations `uid` is a member of (a key range, not a scan) */
+  cidsOf (uid: string): Promise<string[]>
+  addMember (cid: string, member: Member): Promise<Conversation>
+  removeMember (cid: string, uid: string): Promise<Conversation>
+  /** Moves `uid`'s read position forward to `seq` (never back, never past `lastSeq`); returns the new position. */
+  markRead (cid: string, uid: string, seq: number): Promise<number>
+}
+
+export interface NewMessage extends Omit<Message, 'seq'> {}
+
+export interface AppendResult {
+  message: Message
+  /** false when the sender's `cmid` was already stored: `message` is the original [IM-IDEM-1] */
+  created: boolean
+}
+
+export interface MessageStore {
+  /**
+   * Assigns the conversation's next `seq` and stores the message durably, atomically with the
+   * conversation's `lastSeq` and the sender's cmid index. A cmid the sender used before returns
+   * the stored message instead. Concurrent appends never share or skip a seq.
+   */
+  append (message: NewMessage): Promise<AppendResult>
+  get (cid: string, id: string): Promise<Message | undefined>
+  /** Messages with `seq > after`, oldest first. */
+  after (cid: string, after: number, limit: number): Promise<Message[]>
+  /** Messages with `seq < before`, returned oldest first. */
+  before (cid: string, before: number, limit: number): Promise<Message[]>
+  last (cid: string): Promise<Message | undefined>
+  /** Replaces a stored message (recall, edit). */
+  update (message: Message): Promise<void>
 }
