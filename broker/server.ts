@@ -4,7 +4,9 @@
  *
  *   store → auth → ACL → hooks → aedes → listeners (MQTT, MQTTS, HTTP+WS, HTTPS+WSS)
  *
- * The path of a message: socket → transport/packet-guard → aedes → hooks/adapt (authorize) →
+ * The path of a chat message: socket → transport/packet-guard → aedes → hooks/authorize (ACL) →
+ * im/outbox (parse, dispatch) → im/messages (member? → store with next seq → fan out to every
+ * member's inbox) → PUBACK. Any other message: socket → packet-guard → aedes → hooks/adapt (authorize) →
  * aedes routing → persistence/bounded-queue (offline) → hooks/adapt (authorizeForward) → socket;
  * the publisher's PUBACK comes last (persistence/ack-after-store).
  */
@@ -27,6 +29,14 @@ import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
 import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
+import { createCommandParser } from './im/commands.js'
+import { ConversationService } from './im/conversations.js'
+import { createEventPublisher } from './im/events.js'
+import { MessageService } from './im/messages.js'
+import { Outbox } from './im/outbox.js'
+import { PresenceTracker } from './im/presence.js'
+import { ReceiptService } from './im/receipts.js'
+import { openImStores } from './store/level/im-stores.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
@@ -79,9 +89,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     }
 
     const acl = new Acl(generic)
+    // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
+    const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
       authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '' }),
-      authorizePublish: createAuthorizePublish(acl),
+      authorizePublish: createAuthorizePublish(acl, async (caller, payload) => { await late.outbox?.handle(caller, payload) }),
       authorizeSubscribe: createAuthorizeSubscribe(acl),
       authorizeForward: createAuthorizeForward(acl)
     }, log, metrics)
@@ -108,12 +120,26 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     ackAfterStore(broker) // PUBACK only once the offline queues hold the message [IM-Q-5]
     trackClients(broker, metrics, log)
 
+    const imStores = openImStores(root)
+    const events = createEventPublisher(broker)
+    const conversations = new ConversationService({ conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now })
+    const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
+    const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
+    late.outbox = new Outbox({
+      parse: createCommandParser({ commandMaxBytes: config.COMMAND_MAX_BYTES, messageMaxChars: config.MESSAGE_MAX_CHARS }),
+      messages, receipts, events, log: log.child({ part: 'im' }),
+      onCommand: (op, outcome) => metrics.imCommands.inc({ op, outcome })
+    })
+    const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
+    await presence.resetStale()
+
     const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
     handle = handler
     const tls = loadTls(config)
     const started = Date.now()
     const httpDeps: HttpDeps = {
       principals, tokens, stores, metrics, log,
+      im: { conversations, messages: imStores.messages },
       health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS }

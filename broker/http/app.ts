@@ -13,10 +13,12 @@ import type { TokenService } from '../auth/tokens.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { PrincipalService } from '../principals/service.js'
-import type { PrincipalStore, SiteStore } from '../store/ports.js'
+import type { ConversationService } from '../im/conversations.js'
+import type { MessageStore, PrincipalStore, SiteStore } from '../store/ports.js'
 import { toImError, sendError } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
+import { conversationRoutes } from './routes/conversations.js'
 import { opsRoutes } from './routes/ops.js'
 
 export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number }
@@ -26,6 +28,7 @@ export interface HttpDeps {
   tokens: TokenService
   stores: { principals: PrincipalStore, sites: SiteStore }
   metrics: Metrics
+  im: { conversations: ConversationService, messages: MessageStore }
   health: () => HealthStatus
   log: Logger
 }
@@ -75,6 +78,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
 
   authRoutes(app, deps)
   adminRoutes(app, deps)
+  conversationRoutes(app, deps)
   opsRoutes(app, deps)
   app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics' }))
 

@@ -37,6 +37,10 @@ export function parseQuery<S extends z.ZodType> (schema: S, request: FastifyRequ
   return parseInput(schema, request.query ?? {})
 }
 
+export function parseParams<S extends z.ZodType> (schema: S, request: FastifyRequest): z.output<S> {
+  return parseInput(schema, request.params ?? {})
+}
+
 function parseInput<S extends z.ZodType> (schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value)
   if (result.success) return result.data

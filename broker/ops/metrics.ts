@@ -19,6 +19,7 @@ export function createMetrics () {
     aclDenials: new Counter({ name: 'mqtt_acl_denials_total', help: 'Refused SUBSCRIBE filters and PUBLISH topics', labelNames: ['action'] as const, registers: [registry] }),
     queueDrops: new Counter({ name: 'mqtt_queue_dropped_total', help: 'Messages not kept in an offline queue, by reason (full, expired)', labelNames: ['reason'] as const, registers: [registry] }),
     protocolErrors: new Counter({ name: 'mqtt_protocol_errors_total', help: 'Connections closed for malformed or oversized packets, by reason', labelNames: ['reason'] as const, registers: [registry] }),
+    imCommands: new Counter({ name: 'im_commands_total', help: 'IM commands handled, by op and outcome (ok, error)', labelNames: ['op', 'outcome'] as const, registers: [registry] }),
     httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] })
   }
   return m

@@ -8,6 +8,7 @@ declare module 'aedes-persistence-level/asyncPersistence.js' {
     outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: object): Promise<void>
     outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<unknown>
     outgoingStream (client: { id: string }): Readable
+    createRetainedStream (pattern: string): Readable
     destroy (): Promise<void>
   }
 }

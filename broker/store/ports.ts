@@ -70,7 +70,7 @@ export interface ConversationStore {
   markRead (cid: string, uid: string, seq: number): Promise<number>
 }
 
-export interface NewMessage extends Omit<Message, 'seq'> {}
+export type NewMessage = Omit<Message, 'seq'>
 
 export interface AppendResult {
   message: Message

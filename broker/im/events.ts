@@ -1,0 +1,32 @@
+/** Publishes IM events to principals' inboxes through the broker. [IM-EV-1] */
+import type { Aedes } from 'aedes'
+import type { ImEvent, PresenceState } from '../../shared/protocol.js'
+import { topics } from '../../shared/topics.js'
+
+export interface EventPublisher {
+  /** Resolves once the broker has routed the event (offline sessions' queues written). */
+  toInbox (uid: string, event: ImEvent, qos?: 0 | 1): Promise<void>
+  toInboxes (uids: Iterable<string>, event: ImEvent, qos?: 0 | 1): Promise<void>
+  presence (uid: string, state: PresenceState): Promise<void>
+}
+
+export function createEventPublisher (aedes: Aedes): EventPublisher {
+  const publish = async (topic: string, payload: string, qos: 0 | 1, retain: boolean): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false }, (err) => err ? reject(err) : resolve())
+    })
+  }
+  const toInbox = async (uid: string, event: ImEvent, qos: 0 | 1 = 1): Promise<void> => {
+    await publish(topics.inbox(uid), JSON.stringify(event), qos, false)
+  }
+  return {
+    toInbox,
+    async toInboxes (uids, event, qos = 1) {
+      const payload = JSON.stringify(event)
+      await Promise.all([...new Set(uids)].map(async (uid) => { await publish(topics.inbox(uid), payload, qos, false) }))
+    },
+    async presence (uid, state) {
+      await publish(topics.presence(uid), JSON.stringify(state), 1, true)
+    }
+  }
+}

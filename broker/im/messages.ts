@@ -1,0 +1,89 @@
+/**
+ * `send`, `recall` and `edit`. Sending is a list of named steps [IM-CMD-SEND]:
+ *
+ *   authorize (membership) → persist (id, next seq, durable write) → fanOut (every member's inbox)
+ *
+ * (validation happened in commands.ts). The command's PUBACK is sent only when all steps are done,
+ * so an acknowledged message is stored [IM-ACK-1]. A retried cmid skips nothing: `persist`
+ * returns the original, and `fanOut` sends it again — clients drop the duplicate by `id`.
+ */
+import { randomUUID } from 'node:crypto'
+import { ImError } from '../../shared/errors.js'
+import type { Conversation, EditCommand, Message, RecallCommand, SendCommand } from '../../shared/protocol.js'
+import type { MessageStore } from '../store/ports.js'
+import type { Caller, ConversationService } from './conversations.js'
+import type { EventPublisher } from './events.js'
+import { runSteps, type Step } from './steps.js'
+
+export interface MessageDeps {
+  conversations: ConversationService
+  messages: MessageStore
+  events: EventPublisher
+  now: () => number
+  recallWindowMs: number
+}
+
+interface SendState {
+  caller: Caller
+  command: SendCommand
+  conv?: Conversation
+  message?: Message
+}
+
+export class MessageService {
+  readonly #deps: MessageDeps
+  readonly #sendSteps: ReadonlyArray<Step<SendState>>
+
+  constructor (deps: MessageDeps) {
+    this.#deps = deps
+    this.#sendSteps = [
+      { name: 'authorize', run: async (s) => { s.conv = await deps.conversations.requireMember(s.command.cid, s.caller.uid) } },
+      {
+        name: 'persist',
+        run: async (s) => {
+          const { cmid, cid, type, body } = s.command
+          const result = await deps.messages.append({ id: randomUUID(), cid, from: s.caller.uid, ts: deps.now(), type, body, cmid })
+          s.message = result.message
+        }
+      },
+      { name: 'fanOut', run: async (s) => { await deps.events.toInboxes(memberUids(s.conv!), { ev: 'msg', msg: s.message! }) } }
+    ]
+  }
+
+  async send (caller: Caller, command: SendCommand): Promise<Message> {
+    const state = await runSteps<SendState>({ caller, command }, this.#sendSteps)
+    return state.message!
+  }
+
+  async recall (caller: Caller, command: RecallCommand): Promise<Message> {
+    const { conv, message } = await this.#ownMessage(caller, command.cid, command.id)
+    const recalled: Message = message.recalledAt !== undefined ? message : { ...message, body: null, recalledAt: this.#deps.now() }
+    if (recalled !== message) await this.#deps.messages.update(recalled)
+    await this.#deps.events.toInboxes(memberUids(conv), { ev: 'recall', cid: conv.cid, id: recalled.id, seq: recalled.seq, by: caller.uid, recalledAt: recalled.recalledAt! })
+    return recalled
+  }
+
+  async edit (caller: Caller, command: EditCommand): Promise<Message> {
+    const { conv, message } = await this.#ownMessage(caller, command.cid, command.id)
+    if (message.recalledAt !== undefined) throw new ImError('IM_ERR_NOT_FOUND', 'This message was recalled.')
+    if (message.type !== 'text') throw new ImError('IM_ERR_BAD_REQUEST', 'Only text messages can be edited.')
+    const edited: Message = { ...message, body: command.body, editedAt: this.#deps.now() }
+    await this.#deps.messages.update(edited)
+    await this.#deps.events.toInboxes(memberUids(conv), { ev: 'edit', msg: edited })
+    return edited
+  }
+
+  /** The caller's own message, still inside the recall window. [IM-CMD-RECALL] */
+  async #ownMessage (caller: Caller, cid: string, id: string): Promise<{ conv: Conversation, message: Message }> {
+    const conv = await this.#deps.conversations.requireMember(cid, caller.uid)
+    const message = await this.#deps.messages.get(cid, id)
+    if (!message) throw new ImError('IM_ERR_NOT_FOUND', 'No such message.')
+    if (message.from !== caller.uid) throw new ImError('IM_ERR_NOT_AUTHOR')
+    if (this.#deps.now() - message.ts > this.#deps.recallWindowMs) throw new ImError('IM_ERR_RECALL_WINDOW')
+    return { conv, message }
+  }
+}
+
+export function memberUids (conv: Conversation): string[] {
+  return conv.members.map((m) => m.uid)
+}

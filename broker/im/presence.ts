@@ -1,0 +1,88 @@
+/**
+ * Presence from connections: a principal is online while any of its connections is open. A
+ * connection lost without DISCONNECT ends when aedes' keepalive runs out. Changes go out retained on
+ * `im/p/{uid}` and as `presence` events to everyone sharing a conversation. [IM-PRESENCE-1]
+ */
+import type { Aedes, Client } from 'aedes'
+import type { PresenceState } from '../../shared/protocol.js'
+import type { Logger } from '../ops/logger.js'
+import type { ConversationStore } from '../store/ports.js'
+import type { EventPublisher } from './events.js'
+
+export interface PresenceDeps {
+  aedes: Aedes
+  /** where retained messages live (aedes' persistence) */
+  retained: { createRetainedStream (pattern: string): AsyncIterable<unknown> }
+  uidOf: (client: Client) => string | undefined
+  conversations: ConversationStore
+  events: EventPublisher
+  log: Logger
+  now: () => number
+}
+
+export class PresenceTracker {
+  readonly #deps: PresenceDeps
+  readonly #connections = new Map<string, Set<Client>>()
+  /** the last announcement per uid, so a quick flap is announced in order */
+  #announcing: Promise<void> = Promise.resolve()
+
+  constructor (deps: PresenceDeps) {
+    this.#deps = deps
+    deps.aedes.on('clientReady', (client) => this.#connected(client))
+    deps.aedes.on('clientDisconnect', (client) => this.#disconnected(client))
+  }
+
+  isOnline (uid: string): boolean {
+    return (this.#connections.get(uid)?.size ?? 0) > 0
+  }
+
+  /** After a restart nobody is connected: retained "online" states left by the last run are reset. */
+  async resetStale (): Promise<void> {
+    const stale: string[] = []
+    const retained = this.#deps.retained.createRetainedStream('im/p/+') as AsyncIterable<{ topic: string, payload: Buffer }>
+    for await (const packet of retained) {
+      try {
+        if ((JSON.parse(packet.payload.toString()) as PresenceState).online) stale.push(packet.topic.slice('im/p/'.length))
+      } catch { /* not ours */ }
+    }
+    await Promise.all(stale.map(async (uid) => { await this.#deps.events.presence(uid, { online: false, ts: this.#deps.now() }) }))
+  }
+
+  /** Resolves when every announcement so far has been published (tests, shutdown). */
+  async settled (): Promise<void> {
+    await this.#announcing
+  }
+
+  #connected (client: Client): void {
+    const uid = this.#deps.uidOf(client)
+    if (!uid) return
+    const set = this.#connections.get(uid) ?? new Set()
+    set.add(client)
+    this.#connections.set(uid, set)
+    if (set.size === 1) this.#announce(uid, true)
+  }
+
+  #disconnected (client: Client): void {
+    const uid = this.#deps.uidOf(client)
+    const set = uid ? this.#connections.get(uid) : undefined
+    if (!uid || !set?.delete(client)) return
+    if (set.size === 0) {
+      this.#connections.delete(uid)
+      this.#announce(uid, false)
+    }
+  }
+
+  #announce (uid: string, online: boolean): void {
+    const state = { online, ts: this.#deps.now() }
+    this.#announcing = this.#announcing.then(async () => {
+      if (this.isOnline(uid) !== online) return // already flipped back; the next announcement says so
+      await this.#deps.events.presence(uid, state)
+      const contacts = new Set<string>()
+      for (const cid of await this.#deps.conversations.cidsOf(uid)) {
+        const conv = await this.#deps.conversations.get(cid)
+        for (const m of conv?.members ?? []) if (m.uid !== uid) contacts.add(m.uid)
+      }
+      await this.#deps.events.toInboxes(contacts, { ev: 'presence', uid, ...state })
+    }).catch((err: unknown) => { this.#deps.log.error({ err, uid }, 'presence announcement failed') })
+  }
+}
