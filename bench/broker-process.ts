@@ -22,6 +22,8 @@ export interface BrokerProcess {
   readonly dataDir: string
   readonly mqttUrl: string
   readonly wsUrl: string
+  /** base of the HTTP API, e.g. `http://127.0.0.1:41234` */
+  readonly httpUrl: string
   stop (): Promise<void>
 }
 
@@ -83,6 +85,7 @@ export async function startBroker (env: Record<string, string> = {}): Promise<Br
       dataDir,
       mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
       wsUrl: `ws://127.0.0.1:${ports.http}/mqtt`,
+      httpUrl: `http://127.0.0.1:${ports.http}`,
       stop
     }
   } catch (err) {

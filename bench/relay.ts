@@ -11,7 +11,8 @@
  * Payload layout (little-endian): u16 publisher | u16 phase | u32 seq | f64 sentAt (ms) | zeros.
  */
 import { performance } from 'node:perf_hooks'
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import type { MqttClient } from 'mqtt'
+import { closeClients, connectClient, sleep, split } from './clients.js'
 import { RssSampler, cpuSeconds } from './proc.js'
 import { summarise, type LatencySummary } from './stats.js'
 
@@ -54,22 +55,9 @@ export interface RelayResult {
   clientCpuPercentOfOneCore: number
 }
 
-const CLIENT_OPTIONS: IClientOptions = { reconnectPeriod: 0, connectTimeout: 10_000, clean: true, protocolVersion: 4, keepalive: 60 }
 const LATE_DUPLICATE_GRACE_MS = 250
 
 interface Pair { index: number, topic: string, publisher: MqttClient, subscriber: MqttClient }
-
-/** Every client of a run in progress, so that an interrupted run can drop them at once. */
-const openClients = new Set<MqttClient>()
-
-/**
- * Closes the connections of a run in progress without waiting (SIGINT). A broker waits for its
- * TCP clients to go before it finishes shutting down, so they go first.
- */
-export function closeAllClients (): void {
-  for (const client of openClients) client.end(true)
-  openClients.clear()
-}
 
 export async function runRelay (options: RelayOptions): Promise<RelayResult> {
   const rss = new RssSampler(options.brokerPid)
@@ -82,14 +70,10 @@ export async function runRelay (options: RelayOptions): Promise<RelayResult> {
       const topic = `bench/relay/${index}`
       const id = `bench-${options.transport}-${process.pid}-${index}`
       const [publisher, subscriber] = await Promise.all([
-        connectAsync(options.url, { ...CLIENT_OPTIONS, clientId: `${id}-pub` }, false),
-        connectAsync(options.url, { ...CLIENT_OPTIONS, clientId: `${id}-sub` }, false)
+        connectClient(options.url, { clientId: `${id}-pub` }, errors),
+        connectClient(options.url, { clientId: `${id}-sub` }, errors)
       ])
-      for (const client of [publisher, subscriber]) {
-        clients.push(client)
-        openClients.add(client)
-        client.on('error', (err) => errors.push(err))
-      }
+      clients.push(publisher, subscriber)
       const granted = await subscriber.subscribeAsync(topic, { qos: 1 })
       if (granted[0]?.qos !== 1) throw new Error(`subscription to ${topic} refused (granted ${String(granted[0]?.qos)})`)
       subscriber.on('message', (_topic, payload) => {
@@ -140,8 +124,7 @@ export async function runRelay (options: RelayOptions): Promise<RelayResult> {
     }
   } finally {
     rss.stop()
-    await Promise.all(clients.map(closeClient))
-    for (const client of clients) openClients.delete(client)
+    await closeClients(clients)
   }
 }
 
@@ -237,20 +220,4 @@ function publishWindowed (pair: Pair, phase: number, count: number, options: Rel
     }
     pump()
   })
-}
-
-/** `total` shared out as evenly as possible among `parts`. */
-function split (total: number, parts: number): number[] {
-  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0))
-}
-
-async function closeClient (client: MqttClient): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<void>((resolve) => { timer = setTimeout(() => { client.end(true); resolve() }, 5000) })
-  await Promise.race([client.endAsync(), timeout])
-  clearTimeout(timer)
-}
-
-function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

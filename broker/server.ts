@@ -65,14 +65,18 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   const metrics = createMetrics()
   const generic = loadGenericAcl(config)
   const root = await openLevel(config.DATA_DIR)
-  // Shutdown runs in this order: stop accepting → aedes closes its clients (wills, sessions
-  // saved) → drop connections that never finished CONNECT → close HTTP → close the store.
+  // Shutdown runs in this order: stop accepting → finish IM commands under way, stop presence
+  // announcements → aedes closes its clients (wills, sessions saved) → drop connections that never
+  // finished CONNECT → close HTTP → close the store.
   const listeners: NetServer[] = []
   const apps: FastifyInstance[] = []
   let aedes: Aedes | undefined
   let handle: ConnectionHandler | undefined
+  /** IM parts that finish their work before the broker closes (commands in flight, presence). */
+  const quiesce: Array<() => Promise<void>> = []
   const shutdown = async (): Promise<void> => {
     const stopped = listeners.map(closeNet)
+    await Promise.all(quiesce.map(async (step) => { await step() }))
     if (aedes) await closeAedes(aedes)
     handle?.destroyAll()
     await Promise.all([...stopped, ...apps.map(closeHttp)])
@@ -132,6 +136,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
     const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
     await presence.resetStale()
+    quiesce.push(async () => { await presence.stop() }, async () => { await late.outbox?.idle() })
 
     const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
     handle = handler

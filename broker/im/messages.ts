@@ -13,6 +13,7 @@ import type { Conversation, EditCommand, Message, RecallCommand, SendCommand } f
 import type { MessageStore } from '../store/ports.js'
 import type { Caller, ConversationService } from './conversations.js'
 import type { EventPublisher } from './events.js'
+import { KeyedLock } from '../lib/keyed-lock.js'
 import { runSteps, type Step } from './steps.js'
 
 export interface MessageDeps {
@@ -33,6 +34,7 @@ interface SendState {
 export class MessageService {
   readonly #deps: MessageDeps
   readonly #sendSteps: ReadonlyArray<Step<SendState>>
+  readonly #ordered = new KeyedLock()
 
   constructor (deps: MessageDeps) {
     this.#deps = deps
@@ -51,7 +53,9 @@ export class MessageService {
   }
 
   async send (caller: Caller, command: SendCommand): Promise<Message> {
-    const state = await runSteps<SendState>({ caller, command }, this.#sendSteps)
+    // Store and fan out one message of a conversation at a time, so every inbox receives a
+    // conversation's messages in seq order. [IM-SYNC-2]
+    const state = await this.#ordered.run(command.cid, async () => await runSteps<SendState>({ caller, command }, this.#sendSteps))
     return state.message!
   }
 

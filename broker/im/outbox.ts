@@ -7,7 +7,7 @@
 import { ImError } from '../../shared/errors.js'
 import type { Command } from '../../shared/protocol.js'
 import type { Logger } from '../ops/logger.js'
-import { KeyedLock } from '../store/level/keyed-lock.js'
+import { KeyedLock } from '../lib/keyed-lock.js'
 import { salvageIds, type CommandParser } from './commands.js'
 import type { Caller } from './conversations.js'
 import type { EventPublisher } from './events.js'
@@ -26,6 +26,7 @@ export interface OutboxDeps {
 export class Outbox {
   readonly #deps: OutboxDeps
   readonly #serial = new KeyedLock()
+  readonly #inFlight = new Set<Promise<void>>()
 
   constructor (deps: OutboxDeps) {
     this.#deps = deps
@@ -33,6 +34,21 @@ export class Outbox {
 
   /** Handles one command; resolves when it is done (stored, fanned out) or reported as an error. */
   async handle (caller: Caller, payload: Buffer): Promise<void> {
+    const work = this.#handle(caller, payload)
+    this.#inFlight.add(work)
+    try {
+      await work
+    } finally {
+      this.#inFlight.delete(work)
+    }
+  }
+
+  /** Resolves when the commands under way now are done (shutdown waits for them). */
+  async idle (): Promise<void> {
+    await Promise.allSettled([...this.#inFlight])
+  }
+
+  async #handle (caller: Caller, payload: Buffer): Promise<void> {
     await this.#serial.run(caller.uid, async () => {
       let command: Command | undefined
       try {

@@ -25,6 +25,7 @@ export class PresenceTracker {
   readonly #connections = new Map<string, Set<Client>>()
   /** the last announcement per uid, so a quick flap is announced in order */
   #announcing: Promise<void> = Promise.resolve()
+  #stopped = false
 
   constructor (deps: PresenceDeps) {
     this.#deps = deps
@@ -48,8 +49,9 @@ export class PresenceTracker {
     await Promise.all(stale.map(async (uid) => { await this.#deps.events.presence(uid, { online: false, ts: this.#deps.now() }) }))
   }
 
-  /** Resolves when every announcement so far has been published (tests, shutdown). */
-  async settled (): Promise<void> {
+  /** Stops announcing (shutdown: the next start resets everyone to offline) and waits for what is under way. */
+  async stop (): Promise<void> {
+    this.#stopped = true
     await this.#announcing
   }
 
@@ -75,7 +77,7 @@ export class PresenceTracker {
   #announce (uid: string, online: boolean): void {
     const state = { online, ts: this.#deps.now() }
     this.#announcing = this.#announcing.then(async () => {
-      if (this.isOnline(uid) !== online) return // already flipped back; the next announcement says so
+      if (this.#stopped || this.isOnline(uid) !== online) return // already flipped back; the next announcement says so
       await this.#deps.events.presence(uid, state)
       const contacts = new Set<string>()
       for (const cid of await this.#deps.conversations.cidsOf(uid)) {

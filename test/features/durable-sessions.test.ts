@@ -253,10 +253,10 @@ describe('durable sessions across broker restarts', () => {
     assert.equal(drained.code, 0, `mosquitto_sub: ${drained.stderr}`)
     assert.deepEqual(drained.stdout.trim().split('\n'), range('q', 1, 5).map((p) => `${r.topic} ${p}`))
 
-    // Nothing is left to redeliver: the next session start times out with no message.
+    // Nothing else is left to redeliver. mosquitto_sub -C 5 may exit before its PUBACK for the
+    // fifth message leaves, and QoS 1 then redelivers that one message (at least once) — never more.
     const rest = await sub(['-C', '1', '-W', '2'])
-    assert.equal(rest.stdout, '')
-    assert.notEqual(rest.code, 0, 'mosquitto_sub timed out waiting')
+    assert.ok(rest.stdout === '' || rest.stdout === `${r.topic} q5\n`, `unexpected redelivery: ${JSON.stringify(rest.stdout)}`)
   })
 
   it('exits with code 0 on SIGTERM and on SIGINT, and keeps the queue through both', async (t) => {

@@ -13,7 +13,7 @@
 import { ImError } from '../../../shared/errors.js'
 import type { Conversation, Member, Message } from '../../../shared/protocol.js'
 import type { AppendResult, ConversationStore, MessageStore, NewMessage } from '../ports.js'
-import { KeyedLock } from './keyed-lock.js'
+import { KeyedLock } from '../../lib/keyed-lock.js'
 import type { RootDb } from './open.js'
 
 const pad = (seq: number): string => String(seq).padStart(12, '0')

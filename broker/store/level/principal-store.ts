@@ -1,6 +1,6 @@
 import { ImError } from '../../../shared/errors.js'
 import type { PrincipalRecord, PrincipalStore, SiteRecord, SiteStore } from '../ports.js'
-import { KeyedLock } from './keyed-lock.js'
+import { KeyedLock } from '../../lib/keyed-lock.js'
 import type { RootDb } from './open.js'
 
 export class LevelPrincipalStore implements PrincipalStore {
