@@ -29,6 +29,7 @@ import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
 import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
+import { ResumeGate } from './persistence/resume-gate.js'
 import { createCommandParser } from './im/commands.js'
 import { ConversationService } from './im/conversations.js'
 import { createEventPublisher } from './im/events.js'
@@ -93,6 +94,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     }
 
     const acl = new Acl(generic)
+    const resume = new ResumeGate()
     // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
     const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
@@ -100,10 +102,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       authorizePublish: createAuthorizePublish(acl, async (caller, payload) => { await late.outbox?.handle(caller, payload) }),
       authorizeSubscribe: createAuthorizeSubscribe(acl),
       authorizeForward: createAuthorizeForward(acl)
-    }, log, metrics)
+    }, log, metrics, resume)
 
     const queueLog = log.child({ part: 'queue' })
     const persistence = new BoundedLevelPersistence(root, {
+      resume,
       maxMessages: config.QUEUE_MAX_MESSAGES,
       maxAgeMs: config.QUEUE_MAX_AGE_SECONDS * 1000,
       now,

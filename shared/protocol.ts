@@ -6,7 +6,7 @@
  */
 import type { ErrorCode } from './errors.js'
 
-export type ConversationKind = 'direct' | 'group'
+export type ConversationKind = 'direct' | 'group' | 'support'
 export type MessageType = 'text' | 'custom'
 
 export interface TextBody { text: string }
@@ -43,7 +43,57 @@ export interface Conversation {
   createdBy: string
   /** seq of the newest message (0 when empty) */
   lastSeq: number
+  /** customer-service state, for `kind: 'support'` only */
+  support?: SupportInfo
 }
+
+// ---- customer service ----
+
+export type SupportState = 'waiting' | 'active' | 'closed'
+export type CloseReason = 'agent' | 'visitor' | 'idle' | 'silence' | 'transfer-timeout' | 'admin'
+
+/** What the widget knows about the visitor's page, sent when a support chat opens. */
+export interface VisitorContext {
+  url?: string
+  referrer?: string
+  locale?: string
+  userAgent?: string
+  name?: string
+  email?: string
+}
+
+export interface SupportInfo {
+  site: string
+  visitor: string
+  /** the agent who owns the chat while it is active */
+  agent?: string
+  state: SupportState
+  context: VisitorContext
+  /** when it entered the queue (FIFO order) */
+  queuedAt: number
+  assignedAt?: number
+  closedAt?: number
+  closedReason?: CloseReason
+  /** the visitor's 1–5 rating after close */
+  rating?: { score: number, comment?: string }
+}
+
+export type AgentStatus = 'online' | 'away' | 'offline'
+
+export interface AgentState {
+  uid: string
+  status: AgentStatus
+  capacity: number
+  /** cids of the active chats this agent owns */
+  active: string[]
+  /** when the agent last got a chat or freed a slot (ties in routing go to the longest idle) */
+  idleSince: number
+  /** when the agent's last connection closed (away after the grace period) */
+  disconnectedAt?: number
+}
+
+/** Retained on `im/b/support/queue` for dashboards and devices. */
+export interface QueueStatus { waiting: number, agentsOnline: number, longestWaitMs: number, ts: number }
 
 /** A conversation as `GET /api/v1/conversations` lists it for one member. */
 export interface ConversationSummary extends Conversation {
@@ -59,6 +109,14 @@ export interface TypingCommand { op: 'typing', cid: string, on: boolean }
 export interface RecallCommand { op: 'recall', cid: string, id: string, cmid?: string }
 export interface EditCommand { op: 'edit', cid: string, id: string, body: TextBody, cmid?: string }
 
+export interface SupportOpenCommand { op: 'support.open', cmid?: string, site?: string, context?: VisitorContext }
+export interface SupportCloseCommand { op: 'support.close', cid: string }
+export interface SupportClaimCommand { op: 'support.claim', cid: string }
+export interface SupportTransferCommand { op: 'support.transfer', cid: string, to?: string }
+export interface SupportRateCommand { op: 'support.rate', cid: string, score: number, comment?: string }
+export interface AgentStatusCommand { op: 'agent.status', status: AgentStatus, capacity?: number }
+
+export type SupportCommand = SupportOpenCommand | SupportCloseCommand | SupportClaimCommand | SupportTransferCommand | SupportRateCommand | AgentStatusCommand
 export type Command = SendCommand | ReadCommand | TypingCommand | RecallCommand | EditCommand
 export type CommandOp = Command['op']
 
@@ -70,10 +128,19 @@ export interface TypingEvent { ev: 'typing', cid: string, uid: string, on: boole
 export interface RecallEvent { ev: 'recall', cid: string, id: string, seq: number, by: string, recalledAt: number }
 export interface EditEvent { ev: 'edit', msg: Message }
 export interface PresenceEvent { ev: 'presence', uid: string, online: boolean, ts: number }
-export interface ConvEvent { ev: 'conv', type: 'created' | 'member-added' | 'member-removed', conv: Conversation, uid?: string }
+export interface ConvEvent { ev: 'conv', type: 'created' | 'member-added' | 'member-removed' | 'assigned' | 'transferred' | 'closed' | 'rated', conv: Conversation, uid?: string }
+/** To a waiting visitor: its place in the queue (1 = next). */
+export interface QueueEvent { ev: 'queue', cid: string, position: number, waiting: number }
+/** To a visitor: a short localized notice (`offline`: no agent now, your messages will be answered). */
+export interface NoticeEvent { ev: 'notice', cid: string, code: 'queued' | 'offline' | 'assigned', text: string }
+/** To agents: the waiting queue changed (oldest first, at most 100). */
+export interface SupportQueueEvent { ev: 'support-queue', waiting: Array<{ cid: string, visitor: string, queuedAt: number, context: VisitorContext }> }
+export interface AgentEvent { ev: 'agent', agent: AgentState }
 export interface ErrorEvent { ev: 'error', code: ErrorCode, message: string, cmid?: string, op?: string }
 
 export type ImEvent = MsgEvent | ReadEvent | TypingEvent | RecallEvent | EditEvent | PresenceEvent | ConvEvent | ErrorEvent
+/** Customer-service events (issue in progress: not yet sent by the broker). */
+export type SupportEvent = QueueEvent | NoticeEvent | SupportQueueEvent | AgentEvent
 export type EventName = ImEvent['ev']
 
 /** Retained on `im/p/{uid}`. */

@@ -7,6 +7,7 @@ import { ERRORS, ImError } from '../../shared/errors.js'
 import { matches } from '../acl/topic-filter.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
+import type { ResumeGate } from '../persistence/resume-gate.js'
 import type { BrokerHooks, ClientContext } from './types.js'
 
 type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>
@@ -23,10 +24,13 @@ export class HookAdapter {
   readonly #log: Logger
   readonly #metrics: Metrics
 
-  constructor (hooks: BrokerHooks, log: Logger, metrics: Metrics) {
+  readonly #resume: ResumeGate
+
+  constructor (hooks: BrokerHooks, log: Logger, metrics: Metrics, resume: ResumeGate) {
     this.#hooks = hooks
     this.#log = log
     this.#metrics = metrics
+    this.#resume = resume
   }
 
   contextOf (client: Client): ClientContext | undefined {
@@ -85,6 +89,7 @@ export class HookAdapter {
       authorizeForward: (client, packet) => {
         const context = this.#contexts.get(client)
         if (!context || !this.#hooks.authorizeForward(context, packet.topic)) return null
+        if (!this.#resume.admit(client.id, packet)) return null // sent after the session's backlog
         this.#metrics.messagesOut.inc()
         return withGrantedQos(client, packet)
       }

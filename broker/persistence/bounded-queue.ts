@@ -15,19 +15,22 @@ import { Readable } from 'node:stream'
 import type { AbstractSublevel } from 'abstract-level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { RootDb } from '../store/level/open.js'
+import type { ResumeGate } from './resume-gate.js'
 
 type Sublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>
 
 export type DropReason = 'full' | 'expired'
 
 export interface BoundedQueueOptions {
+  /** holds live deliveries back while a resumed session's queue is streamed */
+  resume: ResumeGate
   maxMessages: number
   maxAgeMs: number
   now: () => number
   onDrop: (clientId: string, reason: DropReason, topic: string) => void
 }
 
-interface QueuedPacket { topic: string, brokerId: string, brokerCounter: number, messageId?: number }
+interface QueuedPacket { topic: string, brokerId: string, brokerCounter: number, qos: number, messageId?: number }
 
 export class BoundedLevelPersistence extends AsyncLevelPersistence {
   readonly #mqtt: Sublevel
@@ -73,8 +76,9 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   }
 
   /** The client's queue, oldest first, without the messages that expired while it waited. */
-  override outgoingStream (client: { id: string }): Readable {
-    return Readable.from(this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>))
+  override outgoingStream (client: { id: string, clean?: boolean }): Readable {
+    const stored = this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>)
+    return Readable.from(this.#options.resume.stream(client.id, stored, client.clean === false))
   }
 
   async * #fresh (clientId: string, packets: AsyncIterable<QueuedPacket>): AsyncGenerator<QueuedPacket> {
