@@ -38,6 +38,10 @@ import { Outbox } from './im/outbox.js'
 import { PresenceTracker } from './im/presence.js'
 import { ReceiptService } from './im/receipts.js'
 import { openImStores } from './store/level/im-stores.js'
+import { LevelSupportStore } from './store/level/support-store.js'
+import { Announcer } from './support/announcer.js'
+import { SupportDesk } from './support/desk.js'
+import { IdleRelease } from './support/idle-release.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
@@ -132,14 +136,26 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const conversations = new ConversationService({ conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now })
     const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
     const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
+    const supportStore = new LevelSupportStore(root)
+    const announcer = new Announcer({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, now })
+    const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, now })
     late.outbox = new Outbox({
       parse: createCommandParser({ commandMaxBytes: config.COMMAND_MAX_BYTES, messageMaxChars: config.MESSAGE_MAX_CHARS }),
-      messages, receipts, events, log: log.child({ part: 'im' }),
+      messages, receipts, desk, events, log: log.child({ part: 'im' }),
       onCommand: (op, outcome) => metrics.imCommands.inc({ op, outcome })
     })
     const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
     await presence.resetStale()
-    quiesce.push(async () => { await presence.stop() }, async () => { await late.outbox?.idle() })
+    const idle = new IdleRelease({
+      aedes: broker, whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
+      desk, conversations: imStores.conversations, messages: imStores.messages, support: supportStore,
+      log: log.child({ part: 'support' }), now,
+      idleReleaseMs: config.IDLE_RELEASE_MS, silenceReleaseMs: config.SILENCE_RELEASE_MS,
+      awayGraceMs: config.AGENT_AWAY_GRACE_MS, requeueMs: config.AGENT_REQUEUE_MS
+    })
+    await idle.start()
+    await desk.rebalance()
+    quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.idle() })
 
     const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
     handle = handler
@@ -148,6 +164,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const httpDeps: HttpDeps = {
       principals, tokens, stores, metrics, log,
       im: { conversations, messages: imStores.messages },
+      support: { desk, store: supportStore, conversations: imStores.conversations },
       health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS }

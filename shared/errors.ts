@@ -31,6 +31,9 @@ export const ERRORS = {
   IM_ERR_NOT_AUTHOR: { message: 'Only the sender may change this message.', http: 403, mqtt: 'error event' },
   IM_ERR_RECALL_WINDOW: { message: 'The time to recall this message has passed.', http: 409, mqtt: 'error event' },
   IM_ERR_FORGED_SENDER: { message: 'The server sets `from`; a command may not carry it.', http: 400, mqtt: 'error event' },
+  IM_ERR_ALREADY_ASSIGNED: { message: 'Another agent has this chat already.', http: 409, mqtt: 'error event' },
+  IM_ERR_AGENT_FULL: { message: 'The agent has no free slot.', http: 409, mqtt: 'error event' },
+  IM_ERR_CONVERSATION_CLOSED: { message: 'This conversation is closed.', http: 409, mqtt: 'error event' },
   IM_ERR_INTERNAL: { message: 'Something went wrong on the server; it has been logged.', http: 500, mqtt: 'error event' }
 } as const satisfies Record<string, ErrorSpec>
 

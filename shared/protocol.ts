@@ -90,6 +90,8 @@ export interface AgentState {
   idleSince: number
   /** when the agent's last connection closed (away after the grace period) */
   disconnectedAt?: number
+  /** set when the broker (not the agent) made it `away`; it is `online` again when it reconnects */
+  autoAway?: boolean
 }
 
 /** Retained on `im/b/support/queue` for dashboards and devices. */
@@ -139,8 +141,10 @@ export interface AgentEvent { ev: 'agent', agent: AgentState }
 export interface ErrorEvent { ev: 'error', code: ErrorCode, message: string, cmid?: string, op?: string }
 
 export type ImEvent = MsgEvent | ReadEvent | TypingEvent | RecallEvent | EditEvent | PresenceEvent | ConvEvent | ErrorEvent
-/** Customer-service events (issue in progress: not yet sent by the broker). */
+/** Customer-service events (visitors and agents). */
 export type SupportEvent = QueueEvent | NoticeEvent | SupportQueueEvent | AgentEvent
+/** Everything the server publishes on an inbox. */
+export type ServerEvent = ImEvent | SupportEvent
 export type EventName = ImEvent['ev']
 
 /** Retained on `im/p/{uid}`. */

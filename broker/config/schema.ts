@@ -34,6 +34,11 @@ export const configSchema = z.object({
   COMMAND_MAX_BYTES: z.coerce.number().int().min(256).max(1_048_576).default(65_536),
   MESSAGE_MAX_CHARS: positiveInt.max(1_000_000).default(10_000),
   RECALL_WINDOW_SECONDS: z.coerce.number().int().min(0).default(120),
+  AGENT_CAPACITY: positiveInt.max(100).default(3),
+  IDLE_RELEASE_MS: z.coerce.number().int().min(100).default(180_000),
+  SILENCE_RELEASE_MS: z.coerce.number().int().min(0).default(0),
+  AGENT_AWAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  AGENT_REQUEUE_MS: z.coerce.number().int().min(0).default(0),
   CORS_ORIGINS: z.string().default('*'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {

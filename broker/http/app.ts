@@ -14,11 +14,13 @@ import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { PrincipalService } from '../principals/service.js'
 import type { ConversationService } from '../im/conversations.js'
-import type { MessageStore, PrincipalStore, SiteStore } from '../store/ports.js'
+import type { ConversationStore, MessageStore, PrincipalStore, SiteStore, SupportStore } from '../store/ports.js'
+import type { SupportDesk } from '../support/desk.js'
 import { toImError, sendError } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { conversationRoutes } from './routes/conversations.js'
+import { supportRoutes } from './routes/support.js'
 import { opsRoutes } from './routes/ops.js'
 
 export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number }
@@ -29,6 +31,7 @@ export interface HttpDeps {
   stores: { principals: PrincipalStore, sites: SiteStore }
   metrics: Metrics
   im: { conversations: ConversationService, messages: MessageStore }
+  support: { desk: SupportDesk, store: SupportStore, conversations: ConversationStore }
   health: () => HealthStatus
   log: Logger
 }
@@ -79,6 +82,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   authRoutes(app, deps)
   adminRoutes(app, deps)
   conversationRoutes(app, deps)
+  supportRoutes(app, deps)
   opsRoutes(app, deps)
   app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics' }))
 

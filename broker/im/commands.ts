@@ -4,13 +4,24 @@
  */
 import { z } from 'zod'
 import { ImError } from '../../shared/errors.js'
-import type { Command } from '../../shared/protocol.js'
+import type { Command, SupportCommand } from '../../shared/protocol.js'
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_:.-]+$/, 'must be 1–64 of [A-Za-z0-9_:.-]')
 const cid = id
 const cmid = id
 
 export interface CommandLimits { commandMaxBytes: number, messageMaxChars: number }
+
+const short = (max: number) => z.string().max(max)
+/** The widget's page context; every field optional and bounded. */
+export const visitorContext = z.object({
+  url: short(2048).optional(),
+  referrer: short(2048).optional(),
+  locale: short(35).optional(),
+  userAgent: short(512).optional(),
+  name: short(200).optional(),
+  email: short(320).optional()
+}).strict()
 
 function schemas ({ messageMaxChars }: CommandLimits) {
   const text = z.object({ text: z.string().min(1, 'text must not be empty').max(messageMaxChars, `text is limited to ${messageMaxChars} characters`) }).strict()
@@ -23,11 +34,17 @@ function schemas ({ messageMaxChars }: CommandLimits) {
     read: z.object({ op: z.literal('read'), cid, seq: z.number().int().min(0) }).strict(),
     typing: z.object({ op: z.literal('typing'), cid, on: z.boolean() }).strict(),
     recall: z.object({ op: z.literal('recall'), cid, id, cmid: cmid.optional() }).strict(),
-    edit: z.object({ op: z.literal('edit'), cid, id, body: text, cmid: cmid.optional() }).strict()
+    edit: z.object({ op: z.literal('edit'), cid, id, body: text, cmid: cmid.optional() }).strict(),
+    'support.open': z.object({ op: z.literal('support.open'), cmid: cmid.optional(), context: visitorContext.optional() }).strict(),
+    'support.close': z.object({ op: z.literal('support.close'), cid }).strict(),
+    'support.claim': z.object({ op: z.literal('support.claim'), cid }).strict(),
+    'support.transfer': z.object({ op: z.literal('support.transfer'), cid, to: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() }).strict(),
+    'support.rate': z.object({ op: z.literal('support.rate'), cid, score: z.number().int().min(1).max(5), comment: z.string().max(2000).optional() }).strict(),
+    'agent.status': z.object({ op: z.literal('agent.status'), status: z.enum(['online', 'away', 'offline']), capacity: z.number().int().min(0).max(100).optional() }).strict()
   } as const
 }
 
-export type CommandParser = (payload: Buffer) => Command
+export type CommandParser = (payload: Buffer) => Command | SupportCommand
 
 export function createCommandParser (limits: CommandLimits): CommandParser {
   const byOp = schemas(limits)
@@ -49,7 +66,7 @@ export function createCommandParser (limits: CommandLimits): CommandParser {
       const issue = result.error.issues[0]
       throw new ImError('IM_ERR_BAD_REQUEST', `${issue?.path.join('.') || op}: ${issue?.message ?? 'invalid'}`)
     }
-    return result.data as Command
+    return result.data as Command | SupportCommand
   }
 }
 

@@ -66,6 +66,15 @@ export class ConversationService {
     return conv
   }
 
+  /** Members read a conversation; agents and admins also read any support chat (a visitor's past chats). */
+  async requireReader (cid: string, caller: Caller): Promise<Conversation> {
+    const conv = await this.#deps.conversations.get(cid)
+    if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
+    if (conv.members.some((m) => m.uid === caller.uid)) return conv
+    if (conv.kind === 'support' && (caller.role === 'agent' || caller.role === 'admin')) return conv
+    throw new ImError('IM_ERR_NOT_MEMBER')
+  }
+
   async listFor (uid: string): Promise<ConversationSummary[]> {
     const cids = await this.#deps.conversations.cidsOf(uid)
     const summaries = await Promise.all(cids.map(async (cid) => {

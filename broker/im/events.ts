@@ -1,13 +1,15 @@
 /** Publishes IM events to principals' inboxes through the broker. [IM-EV-1] */
 import type { Aedes } from 'aedes'
-import type { ImEvent, PresenceState } from '../../shared/protocol.js'
+import type { PresenceState, QueueStatus, ServerEvent } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
 
 export interface EventPublisher {
   /** Resolves once the broker has routed the event (offline sessions' queues written). */
-  toInbox (uid: string, event: ImEvent, qos?: 0 | 1): Promise<void>
-  toInboxes (uids: Iterable<string>, event: ImEvent, qos?: 0 | 1): Promise<void>
+  toInbox (uid: string, event: ServerEvent, qos?: 0 | 1): Promise<void>
+  toInboxes (uids: Iterable<string>, event: ServerEvent, qos?: 0 | 1): Promise<void>
   presence (uid: string, state: PresenceState): Promise<void>
+  /** the retained customer-service status on `im/b/support/queue` */
+  queueStatus (status: QueueStatus): Promise<void>
 }
 
 export function createEventPublisher (aedes: Aedes): EventPublisher {
@@ -16,7 +18,7 @@ export function createEventPublisher (aedes: Aedes): EventPublisher {
       aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false }, (err) => err ? reject(err) : resolve())
     })
   }
-  const toInbox = async (uid: string, event: ImEvent, qos: 0 | 1 = 1): Promise<void> => {
+  const toInbox = async (uid: string, event: ServerEvent, qos: 0 | 1 = 1): Promise<void> => {
     await publish(topics.inbox(uid), JSON.stringify(event), qos, false)
   }
   return {
@@ -27,6 +29,9 @@ export function createEventPublisher (aedes: Aedes): EventPublisher {
     },
     async presence (uid, state) {
       await publish(topics.presence(uid), JSON.stringify(state), 1, true)
+    },
+    async queueStatus (status) {
+      await publish(topics.broadcast('support/queue'), JSON.stringify(status), 1, true)
     }
   }
 }

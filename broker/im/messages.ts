@@ -39,7 +39,13 @@ export class MessageService {
   constructor (deps: MessageDeps) {
     this.#deps = deps
     this.#sendSteps = [
-      { name: 'authorize', run: async (s) => { s.conv = await deps.conversations.requireMember(s.command.cid, s.caller.uid) } },
+      {
+        name: 'authorize',
+        run: async (s) => {
+          s.conv = await deps.conversations.requireMember(s.command.cid, s.caller.uid)
+          if (s.conv.support?.state === 'closed') throw new ImError('IM_ERR_CONVERSATION_CLOSED')
+        }
+      },
       {
         name: 'persist',
         run: async (s) => {

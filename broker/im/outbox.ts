@@ -5,7 +5,8 @@
  * internal failure, which also withholds the PUBACK. [IM-CMD-1]
  */
 import { ImError } from '../../shared/errors.js'
-import type { Command } from '../../shared/protocol.js'
+import type { Command, SupportCommand } from '../../shared/protocol.js'
+import type { SupportDesk } from '../support/desk.js'
 import type { Logger } from '../ops/logger.js'
 import { KeyedLock } from '../lib/keyed-lock.js'
 import { salvageIds, type CommandParser } from './commands.js'
@@ -18,6 +19,7 @@ export interface OutboxDeps {
   parse: CommandParser
   messages: MessageService
   receipts: ReceiptService
+  desk: SupportDesk
   events: EventPublisher
   log: Logger
   onCommand?: (op: string, outcome: 'ok' | 'error') => void
@@ -50,7 +52,7 @@ export class Outbox {
 
   async #handle (caller: Caller, payload: Buffer): Promise<void> {
     await this.#serial.run(caller.uid, async () => {
-      let command: Command | undefined
+      let command: Command | SupportCommand | undefined
       try {
         command = this.#deps.parse(payload)
         await this.#dispatch(caller, command)
@@ -67,13 +69,20 @@ export class Outbox {
     })
   }
 
-  async #dispatch (caller: Caller, command: Command): Promise<void> {
+  async #dispatch (caller: Caller, command: Command | SupportCommand): Promise<void> {
+    const desk = this.#deps.desk
     switch (command.op) {
       case 'send': await this.#deps.messages.send(caller, command); return
       case 'read': await this.#deps.receipts.read(caller, command); return
       case 'typing': await this.#deps.receipts.typing(caller, command); return
       case 'recall': await this.#deps.messages.recall(caller, command); return
       case 'edit': await this.#deps.messages.edit(caller, command); return
+      case 'support.open': await desk.open(caller, command.context); return
+      case 'support.close': await desk.close(caller, command.cid, caller.role === 'visitor' ? 'visitor' : caller.role === 'admin' ? 'admin' : 'agent'); return
+      case 'support.claim': await desk.claim(caller, command.cid); return
+      case 'support.transfer': await desk.transfer(caller, command.cid, command.to); return
+      case 'support.rate': await desk.rate(caller, command.cid, command.score, command.comment); return
+      case 'agent.status': await desk.setStatus(caller, command.status, command.capacity); return
       default: {
         const unknown: never = command
         throw new ImError('IM_ERR_UNKNOWN_OP', `Unknown op ${JSON.stringify((unknown as { op: unknown }).op)}.`)

@@ -4,7 +4,7 @@
  * contract suites in `test/contracts/`.
  */
 import type { Role } from '../../shared/identity.js'
-import type { Conversation, Member, Message } from '../../shared/protocol.js'
+import type { AgentState, Conversation, Member, Message } from '../../shared/protocol.js'
 
 /** What a principal may see beyond its own inbox. `'*'` grants every uid / channel. [IM-ACL-3] */
 export interface Grants {
@@ -68,6 +68,11 @@ export interface ConversationStore {
   removeMember (cid: string, uid: string): Promise<Conversation>
   /** Moves `uid`'s read position forward to `seq` (never back, never past `lastSeq`); returns the new position. */
   markRead (cid: string, uid: string, seq: number): Promise<number>
+  /**
+   * Changes a conversation atomically: `change` gets the stored conversation and returns the new
+   * one (members may differ; the member index follows). Rejects `IM_ERR_NOT_FOUND` for an unknown cid.
+   */
+  update (cid: string, change: (conv: Conversation) => Conversation): Promise<Conversation>
 }
 
 export type NewMessage = Omit<Message, 'seq'>
@@ -93,4 +98,29 @@ export interface MessageStore {
   last (cid: string): Promise<Message | undefined>
   /** Replaces a stored message (recall, edit). */
   update (message: Message): Promise<void>
+}
+
+// ---- customer service ----
+
+export interface CannedReply { id: string, owner: string | null, title: string, text: string, createdAt: number }
+
+export interface SupportStore {
+  getAgent (uid: string): Promise<AgentState | undefined>
+  putAgent (agent: AgentState): Promise<void>
+  listAgents (): Promise<AgentState[]>
+  /** Records which support conversations are open (waiting or active); a closed one leaves the index. */
+  indexOpen (conv: Conversation): Promise<void>
+  /** cids of the open support conversations, oldest `queuedAt` first */
+  openCids (): Promise<string[]>
+  /** the open support conversation of a visitor on a site, if any */
+  openFor (site: string, visitor: string): Promise<string | undefined>
+  /** when each visitor last showed traffic (idle release survives restarts) */
+  setSeen (uid: string, ts: number): Promise<void>
+  seen (uid: string): Promise<number | undefined>
+  /** the broker's heartbeat: the countdowns pause while the broker is down */
+  setAliveAt (ts: number): Promise<void>
+  aliveAt (): Promise<number | undefined>
+  putCanned (reply: CannedReply): Promise<void>
+  deleteCanned (id: string): Promise<void>
+  listCanned (): Promise<CannedReply[]>
 }

@@ -37,14 +37,14 @@ export function conversationRoutes (app: FastifyInstance, { tokens, im }: HttpDe
   app.get('/api/v1/conversations/:cid', async (request) => {
     const caller = await requirePrincipal(tokens, request)
     const { cid } = parseParams(cidParams, request)
-    return await im.conversations.requireMember(cid, caller.uid)
+    return await im.conversations.requireReader(cid, caller)
   })
 
   app.get('/api/v1/conversations/:cid/messages', async (request): Promise<HistoryPage> => {
     const caller = await requirePrincipal(tokens, request)
     const { cid } = parseParams(cidParams, request)
     const { after, before, limit } = parseQuery(historyQuery, request)
-    const conv = await im.conversations.requireMember(cid, caller.uid)
+    const conv = await im.conversations.requireReader(cid, caller)
     if (after !== undefined) {
       const messages = await im.messages.after(cid, after, limit)
       const newest = messages.at(-1)?.seq ?? after

@@ -102,6 +102,20 @@ class LevelConversationStore implements ConversationStore {
     return position
   }
 
+  async update (cid: string, change: (conv: Conversation) => Conversation): Promise<Conversation> {
+    return await this.#change(cid, async (conv) => {
+      const next = change(conv)
+      const before = new Set(conv.members.map((m) => m.uid))
+      const after = new Set(next.members.map((m) => m.uid))
+      await atomically(this.root, [
+        { type: 'put', sublevel: this.db.conversations, key: cid, value: next },
+        ...[...after].filter((uid) => !before.has(uid)).map((uid) => ({ type: 'put' as const, sublevel: this.db.memberOf, key: `${uid}!${cid}`, value: '' })),
+        ...[...before].filter((uid) => !after.has(uid)).map((uid) => ({ type: 'del' as const, sublevel: this.db.memberOf, key: `${uid}!${cid}` }))
+      ])
+      return next
+    })
+  }
+
   async #change (cid: string, change: (conv: Conversation) => Promise<Conversation>): Promise<Conversation> {
     return await this.lock.run(cid, async () => {
       const conv = await this.db.conversations.get(cid)
