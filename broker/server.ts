@@ -40,6 +40,7 @@ import { ReceiptService } from './im/receipts.js'
 import { openImStores } from './store/level/im-stores.js'
 import { LevelSupportStore } from './store/level/support-store.js'
 import { Announcer } from './support/announcer.js'
+import { parseBusinessHours } from './support/business-hours.js'
 import { SupportDesk } from './support/desk.js'
 import { IdleRelease } from './support/idle-release.js'
 import { PrincipalService } from './principals/service.js'
@@ -138,7 +139,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
     const supportStore = new LevelSupportStore(root)
     const announcer = new Announcer({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, now })
-    const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, now })
+    const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, isOpen: parseBusinessHours(config.BUSINESS_HOURS, config.BUSINESS_TIMEZONE), now })
     late.outbox = new Outbox({
       parse: createCommandParser({ commandMaxBytes: config.COMMAND_MAX_BYTES, messageMaxChars: config.MESSAGE_MAX_CHARS }),
       messages, receipts, desk, events, log: log.child({ part: 'im' }),

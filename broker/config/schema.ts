@@ -39,6 +39,8 @@ export const configSchema = z.object({
   SILENCE_RELEASE_MS: z.coerce.number().int().min(0).default(0),
   AGENT_AWAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   AGENT_REQUEUE_MS: z.coerce.number().int().min(0).default(0),
+  BUSINESS_HOURS: z.string().default(''),
+  BUSINESS_TIMEZONE: z.string().default('UTC').refine((tz) => { try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true } catch { return false } }, 'BUSINESS_TIMEZONE must be an IANA time zone, e.g. Europe/Berlin'),
   CORS_ORIGINS: z.string().default('*'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }).strict().superRefine((c, ctx) => {

@@ -23,6 +23,8 @@ export interface DeskDeps {
   events: EventPublisher
   announcer: Announcer
   defaultCapacity: number
+  /** false outside business hours: visitors are told no agent is available */
+  isOpen: (now: number) => boolean
   now: () => number
 }
 
@@ -64,7 +66,7 @@ export class SupportDesk {
     if (created) {
       await this.#deps.events.toInbox(caller.uid, { ev: 'conv', type: 'created', conv })
       const anyone = (await this.#deps.support.listAgents()).some((a) => a.status === 'online')
-      const code = anyone ? 'queued' : 'offline'
+      const code = anyone && this.#deps.isOpen(this.#deps.now()) ? 'queued' : 'offline'
       await this.#deps.events.toInbox(caller.uid, { ev: 'notice', cid: conv.cid, code, text: noticeText(code, conv.support?.context.locale) })
       await this.rebalance()
     }

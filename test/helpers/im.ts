@@ -1,6 +1,6 @@
 /** A thin test-side IM participant: one MQTT connection subscribed to its inbox, collecting events. */
 import type { MqttClient } from 'mqtt'
-import type { ImEvent } from '../../shared/protocol.js'
+import type { ServerEvent } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
 import { api, type Principal } from './http.js'
 import { connectClient, waitFor } from './mqtt.js'
@@ -9,16 +9,16 @@ export interface Participant {
   uid: string
   token: string
   client: MqttClient
-  events: ImEvent[]
+  events: ServerEvent[]
   command (command: Record<string, unknown>, qos?: 0 | 1): Promise<void>
-  next<E extends ImEvent['ev']> (ev: E, match?: (e: Extract<ImEvent, { ev: E }>) => boolean, timeoutMs?: number): Promise<Extract<ImEvent, { ev: E }>>
+  next<E extends ServerEvent['ev']> (ev: E, match?: (e: Extract<ServerEvent, { ev: E }>) => boolean, timeoutMs?: number): Promise<Extract<ServerEvent, { ev: E }>>
   close (): Promise<void>
 }
 
 export async function join (url: string, who: Principal, clientId = `${who.uid}-${Math.random().toString(36).slice(2, 8)}`, clean = true): Promise<Participant> {
   const client = await connectClient(url, { username: who.uid, password: who.token, clientId, clean })
-  const events: ImEvent[] = []
-  client.on('message', (topic, payload) => { if (topic === topics.inbox(who.uid)) events.push(JSON.parse(payload.toString()) as ImEvent) })
+  const events: ServerEvent[] = []
+  client.on('message', (topic, payload) => { if (topic === topics.inbox(who.uid)) events.push(JSON.parse(payload.toString()) as ServerEvent) })
   await client.subscribeAsync(topics.inbox(who.uid), { qos: 1 })
   return {
     uid: who.uid,
@@ -29,7 +29,7 @@ export async function join (url: string, who: Principal, clientId = `${who.uid}-
       await client.publishAsync(topics.outbox(who.uid), JSON.stringify(command), { qos })
     },
     async next (ev, match = () => true, timeoutMs = 5000) {
-      type E = Extract<ImEvent, { ev: typeof ev }>
+      type E = Extract<ServerEvent, { ev: typeof ev }>
       return await waitFor(() => events.find((e): e is E => e.ev === ev && match(e as E)), timeoutMs, `event ${ev}`)
     },
     async close () { await client.endAsync(true) }
