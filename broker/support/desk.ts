@@ -136,10 +136,10 @@ export class SupportDesk {
 
   /** Ends a chat; the agent's slot goes to the next waiting visitor at once. [IM-SUPPORT-CLOSE] */
   async close (caller: Caller | 'system', cid: string, reason: CloseReason): Promise<Conversation> {
-    const conv = await this.#lock.run(ROUTING, async () => {
+    const { conv, changed } = await this.#lock.run(ROUTING, async () => {
       const current = await this.#supportConv(cid)
       const support = current.support!
-      if (support.state === 'closed') return current
+      if (support.state === 'closed') return { conv: current, changed: false }
       if (caller !== 'system') {
         const allowed = caller.uid === support.visitor || caller.uid === support.agent || caller.role === 'admin'
         if (!allowed) throw new ImError('IM_ERR_FORBIDDEN', 'Only the visitor or the chat\'s agent may close it.')
@@ -147,11 +147,10 @@ export class SupportDesk {
       if (support.agent) await this.#release(support.agent, cid)
       const closed = await this.#deps.conversations.update(cid, (c) => ({ ...c, support: { ...c.support!, state: 'closed', closedAt: this.#deps.now(), closedReason: reason } }))
       await this.#deps.support.indexOpen(closed)
-      return closed
+      return { conv: closed, changed: true }
     })
-    if (conv.support!.closedReason === reason && conv.support!.closedAt !== undefined) {
-      await this.#deps.events.toInboxes(conv.members.map((m) => m.uid), { ev: 'conv', type: 'closed', conv })
-    }
+    if (!changed) return conv // closed already (e.g. the visitor and idle release raced): said once
+    await this.#deps.events.toInboxes(conv.members.map((m) => m.uid), { ev: 'conv', type: 'closed', conv })
     await this.rebalance()
     return conv
   }
@@ -203,7 +202,9 @@ export class SupportDesk {
   async #assign (conv: Conversation, agent: AgentState, previous?: string): Promise<Conversation> {
     const now = this.#deps.now()
     await this.#deps.support.putAgent({ ...agent, active: [...agent.active, conv.cid], idleSince: now })
-    agent.active.push(conv.cid) // keep the caller's snapshot in step for the next pick
+    // keep the caller's snapshot in step for the next pick of the same pass
+    agent.active.push(conv.cid)
+    agent.idleSince = now
     const next = await this.#deps.conversations.update(conv.cid, (c) => ({
       ...c,
       members: [...c.members.filter((m) => m.uid !== previous && m.uid !== agent.uid), { uid: agent.uid, role: 'member', joinedAt: now, readSeq: 0 }],
