@@ -113,16 +113,22 @@ export class SupportDesk {
       const support = current.support!
       if (support.state === 'closed') throw new ImError('IM_ERR_CONVERSATION_CLOSED')
       if (support.agent !== caller.uid && caller.role !== 'admin') throw new ImError('IM_ERR_FORBIDDEN', 'Only the chat\'s agent may transfer it.')
+      // Not a transfer; it would also put the cid twice in the agent's `active` list (two slots).
+      if (to !== undefined && to === support.agent) throw new ImError('IM_ERR_BAD_REQUEST', `The chat is with ${to} already.`)
       const target = to === undefined ? undefined : await this.agent(to, false)
       if (to !== undefined && (!target || target.status === 'offline')) throw new ImError('IM_ERR_NOT_FOUND', `No agent ${to} is available.`)
       if (target && !hasRoom(target)) throw new ImError('IM_ERR_AGENT_FULL')
       const previous = support.agent
       if (previous) await this.#release(previous, cid)
       if (target) return { conv: await this.#assign(current, target, previous), from: previous }
+      // Back to the head of the queue: the queue is ordered by `queuedAt`, so the chat takes a
+      // place just before the oldest waiting one (its own, when that is older still).
+      const head = (await this.#waiting())[0]?.support?.queuedAt
+      const queuedAt = head === undefined ? support.queuedAt : Math.min(support.queuedAt, head - 1)
       const queued = await this.#deps.conversations.update(cid, (c) => ({
         ...c,
         members: c.members.filter((m) => m.uid !== previous),
-        support: { ...c.support!, state: 'waiting', agent: undefined, assignedAt: undefined }
+        support: { ...c.support!, state: 'waiting', agent: undefined, assignedAt: undefined, queuedAt }
       }))
       await this.#deps.support.indexOpen(queued)
       return { conv: queued, from: previous }

@@ -1,5 +1,5 @@
 /** A thin test-side IM participant: one MQTT connection subscribed to its inbox, collecting events. */
-import type { MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import type { ServerEvent } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
 import { api, type Principal } from './http.js'
@@ -15,8 +15,8 @@ export interface Participant {
   close (): Promise<void>
 }
 
-export async function join (url: string, who: Principal, clientId = `${who.uid}-${Math.random().toString(36).slice(2, 8)}`, clean = true): Promise<Participant> {
-  const client = await connectClient(url, { username: who.uid, password: who.token, clientId, clean })
+export async function join (url: string, who: Principal, clientId = `${who.uid}-${Math.random().toString(36).slice(2, 8)}`, clean = true, options: IClientOptions = {}): Promise<Participant> {
+  const client = await connectClient(url, { username: who.uid, password: who.token, clientId, clean, ...options })
   const events: ServerEvent[] = []
   client.on('message', (topic, payload) => { if (topic === topics.inbox(who.uid)) events.push(JSON.parse(payload.toString()) as ServerEvent) })
   await client.subscribeAsync(topics.inbox(who.uid), { qos: 1 })
