@@ -9,14 +9,13 @@
  * library must do ([IM-SYNC-1]): keep messages by `id`, order them by `seq`, and fill gaps over HTTP.
  */
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
 import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { connect, type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import type { ConversationSummary, HistoryPage, ImEvent, Message, SendCommand } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
-import { spawnBroker, startTestBroker, tempDataDir, type SpawnedBroker, type TestBroker } from '../helpers/broker.js'
+import { RestartableBroker, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation } from '../helpers/im.js'
 import { NO_RECONNECT, sleep, waitFor } from '../helpers/mqtt.js'
@@ -280,53 +279,6 @@ class LossyProxy {
   async close (): Promise<void> {
     for (const s of this.#sockets) s.destroy()
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// a broker process that can be killed with SIGKILL and started again on the same DATA_DIR
-
-class BrokerProcess {
-  readonly dataDir = tempDataDir()
-  current: SpawnedBroker | undefined
-  readonly #env: Record<string, string>
-  /** Leave no broker behind, even when the runner ends this file early (it sends SIGTERM). */
-  readonly #onExit = (): void => {
-    this.current?.child.kill('SIGKILL')
-    rmSync(this.dataDir, { recursive: true, force: true })
-  }
-
-  readonly #onSigterm = (): void => {
-    this.#onExit()
-    process.off('exit', this.#onExit)
-    process.kill(process.pid, 'SIGTERM') // this listener is gone: the default action ends the process
-  }
-
-  constructor (env: Record<string, string> = {}) {
-    this.#env = env
-    process.once('exit', this.#onExit)
-    process.once('SIGTERM', this.#onSigterm)
-  }
-
-  get broker (): SpawnedBroker {
-    assert.ok(this.current, 'the broker is running')
-    return this.current
-  }
-
-  async start (): Promise<void> {
-    this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env })
-  }
-
-  /** SIGKILL at once, from inside a callback: no shutdown code of the broker runs. */
-  killNow (): void {
-    this.broker.child.kill('SIGKILL')
-  }
-
-  async dispose (): Promise<void> {
-    await this.current?.kill('SIGKILL')
-    rmSync(this.dataDir, { recursive: true, force: true })
-    process.off('exit', this.#onExit)
-    process.off('SIGTERM', this.#onSigterm)
   }
 }
 
@@ -638,7 +590,7 @@ describe('IM delivery with a bounded offline queue (QUEUE_MAX_MESSAGES=5)', () =
 
 describe('IM delivery across kill -9', () => {
   it('loses no acknowledged message and duplicates none when the broker is killed right after the PUBACKs', async (t) => {
-    const node = new BrokerProcess()
+    const node = new RestartableBroker()
     const devices: Device[] = []
     t.after(async () => {
       await Promise.all(devices.map(async (d) => { await d.close() }))

@@ -13,7 +13,8 @@ import type { Conversation, ErrorEvent, Message, QueueStatus } from '../../share
 import { adminToken, api, createUser, defaultSiteKey } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
 import { sleep, waitFor } from '../helpers/mqtt.js'
-import { agentStates, assertOneOwner, conversation, DeskFixture, newVisitor, nextAfter, openChat, RestartableBroker, setStatus, waitPosition } from '../helpers/support.js'
+import { agentStates, assertOneOwner, conversation, DeskFixture, newVisitor, nextAfter, openChat, setStatus, waitPosition } from '../helpers/support.js'
+import { RestartableBroker } from '../helpers/broker.js'
 
 const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
 const text = (cid: string, cmid: string, body: string): Record<string, unknown> => ({ op: 'send', cmid, cid, type: 'text', body: { text: body } })

@@ -10,7 +10,8 @@ import type { Conversation } from '../../shared/protocol.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
 import { sleep } from '../helpers/mqtt.js'
-import { agentStates, conversation, DeskFixture, newVisitor, openChat, RestartableBroker, rejoin, setStatus, waitPosition } from '../helpers/support.js'
+import { agentStates, conversation, DeskFixture, newVisitor, openChat, rejoin, setStatus, waitPosition } from '../helpers/support.js'
+import { RestartableBroker } from '../helpers/broker.js'
 
 const IDLE_RELEASE_MS = 1500
 /** MQTT.js pings after `keepalive` seconds without other traffic: well inside IDLE_RELEASE_MS. */

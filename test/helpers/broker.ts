@@ -3,6 +3,7 @@
  * (`spawnBroker`) when the test must `kill -9` it. Both listen on 127.0.0.1 with ports chosen
  * at run time, on a fresh DATA_DIR, and are stopped and removed by the test.
  */
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -96,3 +97,55 @@ export async function spawnBroker (env: Record<string, string>): Promise<Spawned
     }
   }
 }
+
+/** A child-process broker on a DATA_DIR that outlives it; never left behind, even if the runner ends the file. */
+export class RestartableBroker {
+  readonly dataDir = tempDataDir()
+  current: SpawnedBroker | undefined
+  readonly #env: Record<string, string>
+  readonly #onExit = (): void => {
+    this.current?.child.kill('SIGKILL')
+    rmSync(this.dataDir, { recursive: true, force: true })
+  }
+
+  readonly #onSigterm = (): void => {
+    this.#onExit()
+    process.off('exit', this.#onExit)
+    process.kill(process.pid, 'SIGTERM')
+  }
+
+  constructor (env: Record<string, string> = {}) {
+    this.#env = env
+    process.once('exit', this.#onExit)
+    process.once('SIGTERM', this.#onSigterm)
+  }
+
+  get broker (): SpawnedBroker {
+    assert.ok(this.current, 'the broker is running')
+    return this.current
+  }
+
+  async start (): Promise<SpawnedBroker> {
+    this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env })
+    return this.current
+  }
+
+  /** SIGKILL at once, from inside a callback: no shutdown code of the broker runs. */
+  killNow (): void {
+    this.broker.child.kill('SIGKILL')
+  }
+
+  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await this.current?.kill(signal)
+    this.current = undefined
+  }
+
+  async dispose (): Promise<void> {
+    await this.current?.kill('SIGKILL')
+    rmSync(this.dataDir, { recursive: true, force: true })
+    process.off('exit', this.#onExit)
+    process.off('SIGTERM', this.#onSigterm)
+  }
+}
+
+/** An in-process broker with an admin token and the default site; closes every participant it made. */

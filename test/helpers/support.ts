@@ -3,12 +3,11 @@
  * invariant of assignment, and a child-process broker that is killed and restarted on one DATA_DIR.
  */
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
 import { connect, type IClientOptions } from 'mqtt'
 import type { AgentState, AgentStatus, Conversation, QueueEvent, ServerEvent, VisitorContext } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
 import type { ConfigInput } from '../../broker/config/schema.js'
-import { spawnBroker, startTestBroker, tempDataDir, type SpawnedBroker, type TestBroker } from './broker.js'
+import { startTestBroker, type TestBroker } from './broker.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from './http.js'
 import { join, type Participant } from './im.js'
 import { NO_RECONNECT, waitFor } from './mqtt.js'
@@ -125,52 +124,6 @@ export async function rejoin (url: string, who: Pick<Principal, 'uid' | 'token'>
   }
 }
 
-/** A child-process broker on a DATA_DIR that outlives it; never left behind, even if the runner ends the file. */
-export class RestartableBroker {
-  readonly dataDir = tempDataDir()
-  current: SpawnedBroker | undefined
-  readonly #env: Record<string, string>
-  readonly #onExit = (): void => {
-    this.current?.child.kill('SIGKILL')
-    rmSync(this.dataDir, { recursive: true, force: true })
-  }
-
-  readonly #onSigterm = (): void => {
-    this.#onExit()
-    process.off('exit', this.#onExit)
-    process.kill(process.pid, 'SIGTERM')
-  }
-
-  constructor (env: Record<string, string> = {}) {
-    this.#env = env
-    process.once('exit', this.#onExit)
-    process.once('SIGTERM', this.#onSigterm)
-  }
-
-  get broker (): SpawnedBroker {
-    assert.ok(this.current, 'the broker is running')
-    return this.current
-  }
-
-  async start (): Promise<SpawnedBroker> {
-    this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env })
-    return this.current
-  }
-
-  async kill (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    await this.current?.kill(signal)
-    this.current = undefined
-  }
-
-  async dispose (): Promise<void> {
-    await this.current?.kill('SIGKILL')
-    rmSync(this.dataDir, { recursive: true, force: true })
-    process.off('exit', this.#onExit)
-    process.off('SIGTERM', this.#onSigterm)
-  }
-}
-
-/** An in-process broker with an admin token and the default site; closes every participant it made. */
 export class DeskFixture {
   readonly broker: TestBroker
   readonly admin: string
