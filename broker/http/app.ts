@@ -19,6 +19,7 @@ import type { SupportDesk } from '../support/desk.js'
 import { toImError, sendError } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
+import { consoleRoutes } from './routes/console.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { supportRoutes } from './routes/support.js'
 import { opsRoutes } from './routes/ops.js'
@@ -84,7 +85,8 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   conversationRoutes(app, deps)
   supportRoutes(app, deps)
   opsRoutes(app, deps)
-  app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics' }))
+  consoleRoutes(app)
+  app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics', console: '/console' }))
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0]

@@ -6,7 +6,7 @@
  * - `recall` and `edit` carry a cmid and wait for the event that confirms them, or the `error`
  *   event with their cmid [IM-CMD-RECALL].
  */
-import type { Command, ImEvent, Message, RecallEvent } from '../protocol.js'
+import type { Command, ImEvent, Message, RecallEvent, SupportCommand } from '../protocol.js'
 import { topics } from '../topics.js'
 import { ImClientError } from './errors.js'
 import type { QoS, Transport } from './transport.js'
@@ -29,7 +29,7 @@ export class Commands {
     this.#deps = deps
   }
 
-  async publish (command: Command, qos: QoS): Promise<void> {
+  async publish (command: Command | SupportCommand, qos: QoS): Promise<void> {
     await this.#deps.transport.publish(topics.outbox(this.#deps.uid), JSON.stringify(command), qos)
   }
 
@@ -72,6 +72,9 @@ export class Commands {
   async #confirmed<T> (command: Command & { cmid: string }, match: (e: ImEvent) => T | undefined): Promise<T> {
     if (!this.#deps.connected()) throw new ImClientError('CLIENT_OFFLINE', `${command.op} needs a connection`)
     const answer = this.#deps.waiters.wait(command.cmid, match)
+    // The server's `error` event can arrive before the PUBACK resolves the publish below: the
+    // rejection is awaited at the end, but must not count as unhandled meanwhile.
+    answer.catch(() => undefined)
     try {
       await this.publish(command, 1)
     } catch (err) {

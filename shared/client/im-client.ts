@@ -9,7 +9,7 @@
  */
 import { ImError } from '../errors.js'
 import type {
-  Conversation, ConversationKind, ConversationSummary, CustomBody, HistoryPage, ImEvent, Message, MessageType, RecallEvent, TextBody
+  Conversation, ConversationKind, ConversationSummary, CustomBody, HistoryPage, Message, MessageType, RecallEvent, ServerEvent, SupportCommand, TextBody
 } from '../protocol.js'
 import { topics } from '../topics.js'
 import { Backoff } from './backoff.js'
@@ -156,6 +156,17 @@ export class ImClient extends Emitter<ImClientEvents> {
     return await this.#commands.edit(cid, id, text)
   }
 
+  /**
+   * A customer-service command (`agent.status`, `support.claim`, `support.transfer`,
+   * `support.close`, `support.open`, `support.rate`) at QoS 1. It resolves on the PUBACK; the
+   * outcome arrives as events (`conv`, `agent`, `queue`…) or as an `error` event with its `op`.
+   * Rejects with `CLIENT_OFFLINE` while disconnected: these commands are not kept for later.
+   */
+  async support (command: SupportCommand): Promise<void> {
+    if (!this.connected) throw new ImClientError('CLIENT_OFFLINE', `${command.op} needs a connection`)
+    await this.#commands.publish(command, 1)
+  }
+
   /** This principal's conversations with `lastMessage` and `unread`, newest activity first. */
   async conversations (): Promise<ConversationSummary[]> { return await this.#http.conversations() }
 
@@ -184,7 +195,7 @@ export class ImClient extends Emitter<ImClientEvents> {
     return this.#sync.sequencer.snapshot()
   }
 
-  #onEvent (event: ImEvent): void {
+  #onEvent (event: ServerEvent): void {
     if (this.#closed) return
     switch (event.ev) {
       case 'msg':
@@ -214,6 +225,10 @@ export class ImClient extends Emitter<ImClientEvents> {
         }
         this.emit('error', event)
         return
+      case 'queue': this.emit('queue', event); return
+      case 'notice': this.emit('notice', event); return
+      case 'support-queue': this.emit('support-queue', event); return
+      case 'agent': this.emit('agent', event); return
       default: return event satisfies never
     }
   }

@@ -1,15 +1,15 @@
 /**
- * Reads one inbox payload into an `ImEvent`. The server is trusted for the content, but a
- * payload that is not JSON, or lacks what the library relies on (a message's id, cid, seq), is
- * dropped rather than allowed to break the client. Unknown event names pass through as `null`:
- * clients must ignore events and fields they do not know [IM-EV-1].
+ * Reads one inbox payload into a `ServerEvent` (IM and customer-service events). The server is
+ * trusted for the content, but a payload that is not JSON, or lacks what the library relies on (a
+ * message's id, cid, seq), is dropped rather than allowed to break the client. Unknown event
+ * names pass through as `null`: clients must ignore events and fields they do not know [IM-EV-1].
  */
-import type { ImEvent, Message } from '../protocol.js'
+import type { Message, ServerEvent } from '../protocol.js'
 
-const KNOWN = new Set<string>(['msg', 'read', 'typing', 'recall', 'edit', 'presence', 'conv', 'error'])
+const KNOWN = new Set<string>(['msg', 'read', 'typing', 'recall', 'edit', 'presence', 'conv', 'error', 'queue', 'notice', 'support-queue', 'agent'])
 const decoder = new TextDecoder()
 
-export function parseEvent (payload: Uint8Array | string): ImEvent | null {
+export function parseEvent (payload: Uint8Array | string): ServerEvent | null {
   let raw: unknown
   try {
     raw = JSON.parse(typeof payload === 'string' ? payload : decoder.decode(payload))
@@ -20,19 +20,26 @@ export function parseEvent (payload: Uint8Array | string): ImEvent | null {
   switch (raw.ev) {
     case 'msg':
     case 'edit':
-      return isMessage(raw.msg) ? raw as unknown as ImEvent : null
+      return isMessage(raw.msg) ? raw as unknown as ServerEvent : null
     case 'read':
-      return typeof raw.cid === 'string' && typeof raw.uid === 'string' && typeof raw.seq === 'number' ? raw as unknown as ImEvent : null
+      return typeof raw.cid === 'string' && typeof raw.uid === 'string' && typeof raw.seq === 'number' ? raw as unknown as ServerEvent : null
     case 'typing':
-      return typeof raw.cid === 'string' && typeof raw.uid === 'string' ? raw as unknown as ImEvent : null
+      return typeof raw.cid === 'string' && typeof raw.uid === 'string' ? raw as unknown as ServerEvent : null
     case 'recall':
-      return typeof raw.cid === 'string' && typeof raw.id === 'string' ? raw as unknown as ImEvent : null
+      return typeof raw.cid === 'string' && typeof raw.id === 'string' ? raw as unknown as ServerEvent : null
     case 'presence':
-      return typeof raw.uid === 'string' && typeof raw.online === 'boolean' ? raw as unknown as ImEvent : null
+      return typeof raw.uid === 'string' && typeof raw.online === 'boolean' ? raw as unknown as ServerEvent : null
     case 'conv':
-      return isObject(raw.conv) && typeof raw.conv.cid === 'string' ? raw as unknown as ImEvent : null
+      return isObject(raw.conv) && typeof raw.conv.cid === 'string' ? raw as unknown as ServerEvent : null
+    case 'queue':
+    case 'notice':
+      return typeof raw.cid === 'string' ? raw as unknown as ServerEvent : null
+    case 'support-queue':
+      return Array.isArray(raw.waiting) && raw.waiting.every((w) => isObject(w) && typeof w.cid === 'string') ? raw as unknown as ServerEvent : null
+    case 'agent':
+      return isObject(raw.agent) && typeof raw.agent.uid === 'string' ? raw as unknown as ServerEvent : null
     default:
-      return typeof raw.code === 'string' ? raw as unknown as ImEvent : null
+      return typeof raw.code === 'string' ? raw as unknown as ServerEvent : null
   }
 }
 

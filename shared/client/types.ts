@@ -1,6 +1,6 @@
 /** The options and the typed event map of `ImClient`. */
 import type {
-  ConvEvent, EditEvent, ErrorEvent, Message, PresenceEvent, ReadEvent, RecallEvent, TypingEvent
+  AgentEvent, ConvEvent, EditEvent, ErrorEvent, Message, NoticeEvent, PresenceEvent, QueueEvent, ReadEvent, RecallEvent, SupportQueueEvent, TypingEvent
 } from '../protocol.js'
 import type { BackoffOptions } from './backoff.js'
 import type { Fetch } from './http-api.js'
@@ -59,6 +59,14 @@ export interface ImClientEvents {
   edit: EditEvent
   presence: PresenceEvent
   conv: ConvEvent
+  /** customer service, to a waiting visitor: its place in the queue */
+  queue: QueueEvent
+  /** customer service, to a visitor: a short localized notice */
+  notice: NoticeEvent
+  /** customer service, to agents: the waiting queue changed */
+  'support-queue': SupportQueueEvent
+  /** customer service, to an agent: its own status, capacity and active chats changed */
+  agent: AgentEvent
   /** an `error` event from the server (a command could not be carried out) */
   error: ErrorEvent
   /** a sync fetched messages of `cid` from `from` + 1 to `to` */

@@ -1,5 +1,5 @@
 /** Fakes for the client library's unit tests: a manual clock, a scripted transport, a fake HTTP API. */
-import type { HistoryPage, ImEvent, Message } from '../../../shared/protocol.js'
+import type { HistoryPage, Message, ServerEvent } from '../../../shared/protocol.js'
 import { Emitter } from '../../../shared/client/emitter.js'
 import type { Timers } from '../../../shared/client/timers.js'
 import {
@@ -112,7 +112,7 @@ export class FakeTransport extends Emitter<TransportEvents> implements Transport
   }
 
   /** The broker delivers an event on a topic. */
-  deliver (topic: string, event: ImEvent | string): void {
+  deliver (topic: string, event: ServerEvent | string): void {
     this.emit('message', { topic, payload: new TextEncoder().encode(typeof event === 'string' ? event : JSON.stringify(event)) })
   }
 

@@ -127,6 +127,34 @@ describe('ImClient', () => {
     await client.close()
   })
 
+  it('routes the customer-service events (queue, notice, support-queue, agent); drops malformed ones', async () => {
+    const { client, transport } = setup()
+    await client.connect()
+    const seen: string[] = []
+    for (const ev of ['queue', 'notice', 'support-queue', 'agent'] as const) client.on(ev, () => seen.push(ev))
+    transport.deliver(INBOX, { ev: 'queue', cid: 's1', position: 2, waiting: 3 })
+    transport.deliver(INBOX, { ev: 'notice', cid: 's1', code: 'offline', text: 'later' })
+    transport.deliver(INBOX, { ev: 'support-queue', waiting: [{ cid: 's1', visitor: 'v1', queuedAt: 1, context: {} }] })
+    transport.deliver(INBOX, { ev: 'agent', agent: { uid: 'alice', status: 'online', capacity: 3, active: [], idleSince: 1 } })
+    transport.deliver(INBOX, JSON.stringify({ ev: 'queue', position: 2 }))
+    transport.deliver(INBOX, JSON.stringify({ ev: 'support-queue', waiting: [{ visitor: 'v1' }] }))
+    transport.deliver(INBOX, JSON.stringify({ ev: 'agent', agent: null }))
+    assert.deepEqual(seen, ['queue', 'notice', 'support-queue', 'agent'])
+    await client.close()
+  })
+
+  it('publishes a support command at QoS 1, and refuses it while offline', async () => {
+    const { client, transport } = setup()
+    await assert.rejects(client.support({ op: 'support.claim', cid: 's1' }), { code: 'CLIENT_OFFLINE' })
+    await client.connect()
+    await client.support({ op: 'agent.status', status: 'online', capacity: 4 })
+    const last = transport.published.at(-1)
+    assert.equal(last?.topic, 'im/u/alice/out')
+    assert.equal(last?.qos, 1)
+    assert.deepEqual(last?.json, { op: 'agent.status', status: 'online', capacity: 4 })
+    await client.close()
+  })
+
   it('confirms a recall and an edit by their events, and rejects on the error for their cmid', async () => {
     const { client, transport } = setup()
     await client.connect()

@@ -1,0 +1,3 @@
+import { sharedStyles } from '../../styles/shared.styles.js'
+
+export const styles = [sharedStyles]
