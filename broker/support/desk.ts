@@ -33,6 +33,8 @@ const ROUTING = 'routing'
 export class SupportDesk {
   readonly #deps: DeskDeps
   readonly #lock = new KeyedLock()
+  /** the last `queuedAt` given out: the queue is ordered by it, so it must grow strictly */
+  #lastQueuedAt = 0
 
   constructor (deps: DeskDeps) {
     this.#deps = deps
@@ -49,6 +51,8 @@ export class SupportDesk {
       const open = existing ? await this.#deps.conversations.get(existing) : undefined
       if (open?.support && open.support.state !== 'closed') return { conv: open, created: false }
       const now = this.#deps.now()
+      // Two chats opened in the same millisecond still queue in the order they arrived.
+      const queuedAt = this.#lastQueuedAt = Math.max(now, this.#lastQueuedAt + 1)
       const fresh: Conversation = {
         cid: `s_${randomBytes(12).toString('base64url')}`,
         kind: 'support',
@@ -56,7 +60,7 @@ export class SupportDesk {
         createdAt: now,
         createdBy: caller.uid,
         lastSeq: 0,
-        support: { site, visitor: caller.uid, state: 'waiting', context: { ...context, ...(principal.name && !context.name ? { name: principal.name } : {}) }, queuedAt: now }
+        support: { site, visitor: caller.uid, state: 'waiting', context: { ...context, ...(principal.name && !context.name ? { name: principal.name } : {}) }, queuedAt }
       }
       await this.#deps.conversations.create(fresh)
       await this.#deps.support.indexOpen(fresh)
