@@ -11,8 +11,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
-import { RestartableBroker, startTestBroker, type TestBroker } from '../helpers/broker.js'
-import { ensureConsoleBuilt, freePort, haveChromium, launchChromium, newConsolePage, CHROMIUM_PATH, type Browser } from '../helpers/console.js'
+import { freePort, RestartableBroker, startTestBroker, type TestBroker } from '../helpers/broker.js'
+import { ensureConsoleBuilt, haveChromium, launchChromium, newConsolePage, CHROMIUM_PATH, type Browser } from '../helpers/console.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
 

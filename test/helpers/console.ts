@@ -4,7 +4,7 @@
  * and free ports for a broker that must come back on the same ones.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
@@ -53,15 +53,3 @@ export async function newConsolePage (context: BrowserContext): Promise<{ page: 
   return { page, errors }
 }
 
-/** A TCP port free right now on 127.0.0.1. */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
-}

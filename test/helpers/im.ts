@@ -17,9 +17,15 @@ export interface Participant {
 
 export async function join (url: string, who: Principal, clientId = `${who.uid}-${Math.random().toString(36).slice(2, 8)}`, clean = true, options: IClientOptions = {}): Promise<Participant> {
   const client = await connectClient(url, { username: who.uid, password: who.token, clientId, clean, ...options })
+  const joined = participant(client, who)
+  await client.subscribeAsync(topics.inbox(who.uid), { qos: 1 })
+  return joined
+}
+
+/** Collects `who`'s inbox events on `client`; attached before CONNACK, it also catches a resumed session's backlog. */
+export function participant (client: MqttClient, who: Pick<Principal, 'uid' | 'token'>): Participant {
   const events: ServerEvent[] = []
   client.on('message', (topic, payload) => { if (topic === topics.inbox(who.uid)) events.push(JSON.parse(payload.toString()) as ServerEvent) })
-  await client.subscribeAsync(topics.inbox(who.uid), { qos: 1 })
   return {
     uid: who.uid,
     token: who.token,

@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
+import { freePort } from './broker.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -21,18 +22,6 @@ export interface Mosquitto {
   /** what it logged so far */
   log (): string
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 async function accepts (port: number): Promise<boolean> {

@@ -2,6 +2,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import WebSocket from 'ws'
+import { encodeRemainingLength } from '../../shared/client/mini-mqtt/packets.js'
 
 export function packet (p: Record<string, unknown>): Buffer {
   return mqttPacket.generate(p as unknown as mqttPacket.Packet)
@@ -18,14 +19,7 @@ export function rawPublish (topic: Buffer, payload: Buffer, qos = 0, messageId =
 }
 
 export function remainingLength (n: number): Buffer {
-  const out: number[] = []
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out.push(byte)
-  } while (n > 0)
-  return Buffer.from(out)
+  return Buffer.from(encodeRemainingLength(n))
 }
 
 /** A raw TCP connection that records what comes back and when it is closed. */

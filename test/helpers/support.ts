@@ -9,7 +9,7 @@ import { topics } from '../../shared/topics.js'
 import type { ConfigInput } from '../../broker/config/schema.js'
 import { startTestBroker, type TestBroker } from './broker.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from './http.js'
-import { join, type Participant } from './im.js'
+import { join, participant, type Participant } from './im.js'
 import { NO_RECONNECT, waitFor } from './mqtt.js'
 
 type Ev<E extends ServerEvent['ev']> = Extract<ServerEvent, { ev: E }>
@@ -103,25 +103,13 @@ export async function assertOneOwner (base: string, token: string, cids: readonl
  */
 export async function rejoin (url: string, who: Pick<Principal, 'uid' | 'token'>, clientId: string, options: IClientOptions = {}): Promise<Participant> {
   const client = connect(url, { ...NO_RECONNECT, username: who.uid, password: who.token, clientId, clean: false, ...options })
-  const events: ServerEvent[] = []
-  client.on('message', (topic, payload) => { if (topic === topics.inbox(who.uid)) events.push(JSON.parse(payload.toString()) as ServerEvent) })
+  const rejoined = participant(client, who)
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve())
     client.once('error', reject)
   })
   await client.subscribeAsync(topics.inbox(who.uid), { qos: 1 })
-  return {
-    uid: who.uid,
-    token: who.token,
-    client,
-    events,
-    async command (command, qos = 1) { await client.publishAsync(topics.outbox(who.uid), JSON.stringify(command), { qos }) },
-    async next (ev, match = () => true, timeoutMs = 5000) {
-      type E = Extract<ServerEvent, { ev: typeof ev }>
-      return await waitFor(() => events.find((e): e is E => e.ev === ev && match(e as E)), timeoutMs, `event ${ev}`)
-    },
-    async close () { await client.endAsync(true) }
-  }
+  return rejoined
 }
 
 export class DeskFixture {
