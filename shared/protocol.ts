@@ -67,6 +67,8 @@ export interface SupportInfo {
   visitor: string
   /** the agent who owns the chat while it is active */
   agent?: string
+  /** that agent's display name, for the visitor (absent when the agent has none) */
+  agentName?: string
   state: SupportState
   context: VisitorContext
   /** when it entered the queue (FIFO order) */

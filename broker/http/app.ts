@@ -20,6 +20,7 @@ import { toImError, sendError } from './errors.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { consoleRoutes } from './routes/console.js'
+import { widgetRoutes } from './routes/widget.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { supportRoutes } from './routes/support.js'
 import { opsRoutes } from './routes/ops.js'
@@ -86,6 +87,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   supportRoutes(app, deps)
   opsRoutes(app, deps)
   consoleRoutes(app)
+  widgetRoutes(app)
   app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics', console: '/console' }))
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -132,7 +132,7 @@ export class SupportDesk {
       const queued = await this.#deps.conversations.update(cid, (c) => ({
         ...c,
         members: c.members.filter((m) => m.uid !== previous),
-        support: { ...c.support!, state: 'waiting', agent: undefined, assignedAt: undefined, queuedAt }
+        support: { ...c.support!, state: 'waiting', agent: undefined, agentName: undefined, assignedAt: undefined, queuedAt }
       }))
       await this.#deps.support.indexOpen(queued)
       return { conv: queued, from: previous }
@@ -215,10 +215,11 @@ export class SupportDesk {
     // keep the caller's snapshot in step for the next pick of the same pass
     agent.active.push(conv.cid)
     agent.idleSince = now
+    const agentName = (await this.#deps.principals.get(agent.uid))?.name
     const next = await this.#deps.conversations.update(conv.cid, (c) => ({
       ...c,
       members: [...c.members.filter((m) => m.uid !== previous && m.uid !== agent.uid), { uid: agent.uid, role: 'member', joinedAt: now, readSeq: 0 }],
-      support: { ...c.support!, state: 'active', agent: agent.uid, assignedAt: now }
+      support: { ...c.support!, state: 'active', agent: agent.uid, agentName, assignedAt: now }
     }))
     await this.#deps.support.indexOpen(next)
     return next

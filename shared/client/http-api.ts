@@ -4,7 +4,7 @@
  * with a refreshed token when the application gave a `getToken` callback.
  */
 import { ImError, isErrorCode } from '../errors.js'
-import type { Conversation, ConversationKind, ConversationSummary, HistoryPage } from '../protocol.js'
+import type { Conversation, ConversationKind, ConversationSummary, HistoryPage, VisitorContext } from '../protocol.js'
 import { ImClientError } from './errors.js'
 import type { TokenSource } from './tokens.js'
 
@@ -65,6 +65,18 @@ export class HttpApi {
     const page = await this.#request<HistoryPage>('GET', `/api/v1/conversations/${encodeURIComponent(cid)}/messages${qs}`)
     if (!Array.isArray(page.messages) || typeof page.more !== 'boolean') throw new ImClientError('CLIENT_BAD_RESPONSE', 'messages: not a history page')
     return page
+  }
+
+  /** `GET /api/v1/support/conversations`: a visitor's own support chats, newest first. */
+  async supportConversations (): Promise<Conversation[]> {
+    const body = await this.#request<{ conversations: Conversation[] }>('GET', '/api/v1/support/conversations')
+    if (!Array.isArray(body.conversations)) throw new ImClientError('CLIENT_BAD_RESPONSE', 'support conversations: no list in the answer')
+    return body.conversations
+  }
+
+  /** `POST /api/v1/support/conversations`: the visitor's open support chat, or a new one in the queue. */
+  async openSupport (context?: VisitorContext): Promise<Conversation> {
+    return await this.#request<Conversation>('POST', '/api/v1/support/conversations', context ? { context } : {})
   }
 
   async addMember (cid: string, uid: string): Promise<Conversation> {

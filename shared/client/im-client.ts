@@ -9,7 +9,7 @@
  */
 import { ImError } from '../errors.js'
 import type {
-  Conversation, ConversationKind, ConversationSummary, CustomBody, HistoryPage, Message, MessageType, RecallEvent, ServerEvent, SupportCommand, TextBody
+  Conversation, ConversationKind, ConversationSummary, CustomBody, HistoryPage, Message, MessageType, RecallEvent, ServerEvent, SupportCommand, TextBody, VisitorContext
 } from '../protocol.js'
 import { topics } from '../topics.js'
 import { Backoff } from './backoff.js'
@@ -175,6 +175,19 @@ export class ImClient extends Emitter<ImClientEvents> {
 
   async createConversation (kind: ConversationKind, members: string[], title?: string): Promise<Conversation> {
     const conv = await this.#http.createConversation(kind, members, title)
+    this.#sync.sequencer.know(conv.cid, conv.lastSeq)
+    return conv
+  }
+
+  /** A visitor's own support chats, newest first (customer service). */
+  async supportConversations (): Promise<Conversation[]> { return await this.#http.supportConversations() }
+
+  /**
+   * A visitor opens a support chat over HTTP (so it works before the MQTT connection is up): its
+   * open chat if it has one, otherwise a new one in the queue [IM-SUPPORT-OPEN].
+   */
+  async openSupport (context?: VisitorContext): Promise<Conversation> {
+    const conv = await this.#http.openSupport(context)
     this.#sync.sequencer.know(conv.cid, conv.lastSeq)
     return conv
   }

@@ -1,0 +1,174 @@
+/**
+ * Helpers for the widget's browser tests: the bundle built once per test process (as
+ * `npm run build` does), a plain host page on its own origin (a second HTTP server, so every
+ * request to the broker is cross-origin as on a real site) that embeds the widget by the README's
+ * snippet under a strict Content-Security-Policy, and shortcuts into the widget's shadow DOM.
+ */
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { buildWidget } from '../../scripts/build-widget.js'
+
+let built: Promise<unknown> | undefined
+
+export async function ensureWidgetBuilt (): Promise<void> {
+  built ??= buildWidget()
+  await built
+}
+
+export interface HostPageOptions {
+  /** `data-*` attributes of the snippet besides `data-site` (e.g. `{ prechat: 'name,email' }`) */
+  data?: Record<string, string>
+  /** `<html lang>` */
+  lang?: string
+  /** place `<im-chat-widget>` in the markup instead of letting the script do it */
+  element?: boolean
+}
+
+/** The CSP of the host page: the README's example, with the broker as the only other origin. */
+export function hostCsp (brokerHttpUrl: string): string {
+  const broker = new URL(brokerHttpUrl)
+  const ws = `ws://${broker.host}`
+  return [
+    "default-src 'none'",
+    `script-src 'self' ${broker.origin}`,
+    `connect-src 'self' ${broker.origin} ${ws}`,
+    "style-src 'self'",
+    "img-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'"
+  ].join('; ')
+}
+
+export function hostPage (brokerHttpUrl: string, siteKey: string, o: HostPageOptions = {}): string {
+  const data = Object.entries(o.data ?? {}).map(([k, v]) => ` data-${k}="${v}"`).join('')
+  const script = o.element
+    ? `<script src="${brokerHttpUrl}/widget.js" async></script>`
+    : `<script src="${brokerHttpUrl}/widget.js" data-site="${siteKey}"${data} async></script>`
+  const element = o.element ? `<im-chat-widget site="${siteKey}"${Object.entries(o.data ?? {}).map(([k, v]) => ` ${k}="${v}"`).join('')}></im-chat-widget>` : ''
+  return `<!doctype html>
+<html lang="${o.lang ?? 'en'}">
+<head><meta charset="utf-8"><title>Shop</title><link rel="stylesheet" href="/host.css"></head>
+<body>
+  <h1>A plain host page</h1>
+  <p class="host-text">Products and prices.</p>
+  <button class="host-button">Buy</button>
+  ${element}
+  ${script}
+</body>
+</html>`
+}
+
+/** Styles of the host page that would leak into the widget without shadow DOM. */
+const HOST_CSS = 'button { background: rgb(255, 0, 0) !important; font-size: 40px; } p { color: rgb(0, 128, 0); }'
+
+export interface HostSite { url: string, server: Server, page (o?: HostPageOptions): string, close (): Promise<void> }
+
+/** A host page server on 127.0.0.1 (its own port = its own origin). `?v=N` picks page variants set by `setPage`. */
+export async function startHostSite (brokerHttpUrl: string, siteKey: string): Promise<HostSite & { setPage (o: HostPageOptions): void }> {
+  let options: HostPageOptions = {}
+  const server = createServer((req, res) => {
+    if (req.url === '/host.css') {
+      res.writeHead(200, { 'content-type': 'text/css' }).end(HOST_CSS)
+      return
+    }
+    if (req.url === '/favicon.ico') { res.writeHead(404).end(); return }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': hostCsp(brokerHttpUrl) })
+    res.end(hostPage(brokerHttpUrl, siteKey, options))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  return {
+    url,
+    server,
+    page: (o = options) => hostPage(brokerHttpUrl, siteKey, o),
+    setPage (o) { options = o },
+    async close () {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+    }
+  }
+}
+
+export interface WidgetPage {
+  page: Page
+  /** errors the page threw or logged, and CSP violations */
+  errors: string[]
+  /** the host API's events and the DOM `im-*` events, in order */
+  events (): Promise<Array<{ source: 'api' | 'dom', name: string, detail: unknown }>>
+}
+
+/** Opens the host page and records errors, CSP violations and every widget event. */
+export async function openHostPage (context: BrowserContext, url: string): Promise<WidgetPage> {
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`))
+  page.on('console', (msg) => {
+    // A dropped WebSocket while the broker is down is logged by Chromium; that is expected.
+    if (msg.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(msg.text())) errors.push(`console: ${msg.text()}`)
+  })
+  await page.addInitScript(() => {
+    const w = window as unknown as { __imEvents: Array<{ source: string, name: string, detail: unknown }> }
+    w.__imEvents = []
+    document.addEventListener('securitypolicyviolation', (e) => {
+      w.__imEvents.push({ source: 'csp', name: e.violatedDirective, detail: e.blockedURI })
+    })
+    for (const name of ['ready', 'message', 'unread-count-changed', 'conversation-closed', 'open', 'close']) {
+      window.addEventListener(`im-${name}`, (e) => { w.__imEvents.push({ source: 'dom', name, detail: JSON.parse(JSON.stringify((e as CustomEvent).detail)) }) })
+    }
+  })
+  await page.goto(url)
+  return {
+    page,
+    errors,
+    events: async () => await page.evaluate(() => (window as unknown as { __imEvents: Array<{ source: 'api' | 'dom', name: string, detail: unknown }> }).__imEvents)
+  }
+}
+
+/** The widget element (Playwright's locators pierce its open shadow roots). */
+export function widget (page: Page): Locator {
+  return page.locator('im-chat-widget')
+}
+
+export function launcher (page: Page): Locator {
+  return widget(page).locator('button.launcher')
+}
+
+/** Opens the panel with a click and waits until the message box is there. */
+export async function openPanel (page: Page): Promise<void> {
+  await launcher(page).click()
+  await composer(page).waitFor()
+}
+
+export function composer (page: Page): Locator {
+  return widget(page).locator('im-chat-composer textarea')
+}
+
+/** Types a message and sends it with Enter. */
+export async function sendFromWidget (page: Page, text: string): Promise<void> {
+  await composer(page).fill(text)
+  await composer(page).press('Enter')
+}
+
+/** The texts of the messages shown, in order. */
+export async function shownTexts (page: Page): Promise<string[]> {
+  return await widget(page).locator('im-message-list li.msg .bubble').allTextContents()
+}
+
+/** Waits until the shown texts are exactly `expected`. */
+export async function waitForTexts (page: Page, expected: string[], timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let shown: string[] = []
+  while (Date.now() < deadline) {
+    shown = await shownTexts(page)
+    if (JSON.stringify(shown) === JSON.stringify(expected)) return
+    await page.waitForTimeout(100)
+  }
+  assert.deepEqual(shown, expected)
+}
+
+/** The state (`sending`, `sent`, `read`, `failed`) of each own message shown. */
+export async function ownStates (page: Page): Promise<string[]> {
+  return await widget(page).locator('im-message-list li.msg.mine').evaluateAll((items) => items.map((li) => li.getAttribute('data-state') ?? ''))
+}
