@@ -61,10 +61,11 @@ export class ChatLog {
 
   /** Adds or updates a stored message; true when it is new. Its pending send, if any, is done. */
   merge (message: Message): boolean {
-    const known = this.#stored.get(message.seq)
     if (message.from === this.me) this.#pending.delete(message.cmid)
+    const known = this.#stored.get(message.seq)
+    // A recall or a newer edit seen already wins over an older copy arriving late.
     if (known && (known.recalledAt !== undefined || (known.editedAt ?? 0) > (message.editedAt ?? 0))) return false
-    this.#stored.set(message.seq, known?.recalledAt !== undefined ? known : message)
+    this.#stored.set(message.seq, message)
     return !known
   }
 

@@ -38,6 +38,8 @@ export interface SessionEvents {
 export interface Profile { name?: string, email?: string }
 
 const TYPING_REPEAT_MS = 3000
+/** a chat could not be opened (no network): try again after this long */
+const FLUSH_RETRY_MS = 3000
 const KEY_PROFILE = 'profile'
 
 export class WidgetSession extends Emitter<SessionEvents> {
@@ -68,6 +70,7 @@ export class WidgetSession extends Emitter<SessionEvents> {
   #unread = 0
   #bannerTimer: ReturnType<typeof setTimeout> | undefined
   #typingTimer: ReturnType<typeof setTimeout> | undefined
+  #flushTimer: ReturnType<typeof setTimeout> | undefined
   #typingSentAt = 0
   readonly #inFlight = new Set<string>()
   #flushing: Promise<void> = Promise.resolve()
@@ -117,8 +120,8 @@ export class WidgetSession extends Emitter<SessionEvents> {
     try {
       this.#me = await this.#identity.get()
       this.#slot ??= await claimTabSlot(this.options.site)
-      this.log = new ChatLog(this.#me.uid)
-      this.#openClient()
+      this.log ??= new ChatLog(this.#me.uid)
+      if (!this.#client) this.#openClient()
       await this.#loadCurrent()
       for (const entry of this.#storage.get<PendingEntry[]>(this.#pendingKey) ?? []) this.log.addPending(entry)
       this.status = 'ready'
@@ -141,6 +144,7 @@ export class WidgetSession extends Emitter<SessionEvents> {
   /** The panel is shown (or not): messages arriving while it is shown and the page visible are read. */
   setViewing (viewing: boolean): void {
     this.#viewing = viewing
+    if (viewing && this.connection === 'released') this.resume()
     if (viewing) this.markRead()
   }
 
@@ -455,11 +459,13 @@ export class WidgetSession extends Emitter<SessionEvents> {
       try {
         conv = await this.#ensureConversation()
       } catch (err) {
-        // No network now: it is tried again on the next connect. A refusal fails the sends.
+        // No network now: tried again shortly, and on the next connect. A refusal fails the sends.
         if (err instanceof ImError) {
           for (const entry of waiting) log.fail(entry.cmid, err.code)
           this.#savePending()
           this.#changed()
+        } else if (!this.#shutDown && this.#flushTimer === undefined) {
+          this.#flushTimer = setTimeout(() => { this.#flushTimer = undefined; void this.#flushPending() }, FLUSH_RETRY_MS)
         }
         return
       }
