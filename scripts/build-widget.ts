@@ -12,7 +12,7 @@
  *
  * `scripts/widget-size.ts` measures the result against the budgets.
  */
-import { readFile, rm, mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -24,9 +24,26 @@ export const WIDGET_OUT_DIR = resolve(ROOT, 'dist', 'widget')
 export interface WidgetFile { file: string, bytes: number, gzipBytes: number, launcher: boolean }
 export interface WidgetBuild { outDir: string, files: WidgetFile[] }
 
+/**
+ * Builds into a fresh temporary folder, then moves each file into `outDir` (a rename is atomic) and
+ * removes what the new build no longer has: a broker serving `outDir` meanwhile — another test
+ * process building at the same time — never sees a missing or half-written file.
+ */
 export async function buildWidget ({ outDir = WIDGET_OUT_DIR, minify = true }: { outDir?: string, minify?: boolean } = {}): Promise<WidgetBuild> {
-  await rm(outDir, { recursive: true, force: true })
   await mkdir(outDir, { recursive: true })
+  const stage = await mkdtemp(`${outDir}.build-`)
+  try {
+    const files = await buildInto(stage, minify)
+    const fresh = new Set(await readdir(stage))
+    for (const name of fresh) await rename(resolve(stage, name), resolve(outDir, name))
+    for (const name of await readdir(outDir)) if (!fresh.has(name)) await rm(resolve(outDir, name), { recursive: true, force: true })
+    return { outDir, files }
+  } finally {
+    await rm(stage, { recursive: true, force: true })
+  }
+}
+
+async function buildInto (outDir: string, minify: boolean): Promise<WidgetFile[]> {
   const version = (JSON.parse(await readFile(resolve(ROOT, 'package.json'), 'utf8')) as { version: string }).version
   const common = {
     absWorkingDir: ROOT,
@@ -70,7 +87,7 @@ export async function buildWidget ({ outDir = WIDGET_OUT_DIR, minify = true }: {
     const content = await readFile(resolve(ROOT, rel))
     return { file: basename(rel), bytes: content.length, gzipBytes: gzipSync(content, { level: 9 }).length, launcher: basename(rel) === 'widget.js' }
   }))
-  return { outDir, files: files.sort((a, b) => Number(b.launcher) - Number(a.launcher) || a.file.localeCompare(b.file)) }
+  return files.sort((a, b) => Number(b.launcher) - Number(a.launcher) || a.file.localeCompare(b.file))
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
