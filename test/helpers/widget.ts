@@ -172,3 +172,90 @@ export async function waitForTexts (page: Page, expected: string[], timeoutMs = 
 export async function ownStates (page: Page): Promise<string[]> {
   return await widget(page).locator('im-message-list li.msg.mine').evaluateAll((items) => items.map((li) => li.getAttribute('data-state') ?? ''))
 }
+
+/** Polls an async check until it gives a value (`waitFor` of mqtt.ts takes sync checks only). */
+export async function eventually<T> (check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** The `data-seq` of every stored message shown, in order (own sends not stored yet are left out). */
+export async function shownSeqs (page: Page): Promise<number[]> {
+  return await widget(page).locator('im-message-list li.msg[data-seq]:not([data-seq=""])')
+    .evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))))
+}
+
+/** The panel's quiet "Reconnecting…" banner (`role=status`, hidden while connected). */
+export function reconnectBanner (page: Page): Locator {
+  return widget(page).locator('im-chat-panel .banner[role=status]')
+}
+
+/** The visitor uid the widget stored for `siteKey` on this page's origin (undefined before it has one). */
+export async function storedVisitorUid (page: Page, siteKey: string): Promise<string | undefined> {
+  return await page.evaluate((key) => {
+    const raw = localStorage.getItem(`im-chat:${key}:identity`)
+    return raw === null ? undefined : (JSON.parse(raw) as { uid?: string }).uid
+  }, siteKey)
+}
+
+/**
+ * Makes the page look hidden (`true`) or visible again (`false`) and fires `visibilitychange`.
+ * Headless Chromium always reports a page visible — minimizing the window or opening another tab
+ * does not change `document.visibilityState` — so this signal, which a test cannot cause for real
+ * there, is simulated: the two properties are shadowed on `document` and the event is dispatched.
+ */
+export async function setPageHidden (page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((hide) => {
+    if (hide) {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, value: 'hidden' })
+      Object.defineProperty(document, 'hidden', { configurable: true, value: true })
+    } else {
+      // Own properties gone, the prototype's getters answer again (the real state: visible).
+      delete (document as { visibilityState?: unknown }).visibilityState
+      delete (document as { hidden?: unknown }).hidden
+    }
+    document.dispatchEvent(new Event('visibilitychange'))
+  }, hidden)
+}
+
+/**
+ * Makes the browser forget the site's visitor (all pages of a context share localStorage): the
+ * next host page gets a new identity. Done from a page of the host's origin without the widget.
+ */
+export async function forgetVisitor (context: BrowserContext, hostUrl: string): Promise<void> {
+  const blank = await context.newPage()
+  await blank.goto(new URL('/host.css', hostUrl).href) // same origin, no widget
+  await blank.evaluate(() => { localStorage.clear() })
+  await blank.close()
+}
+
+/** The visitor uid the widget stored for `siteKey`, once it has one. */
+export async function visitorUid (page: Page, siteKey: string): Promise<string> {
+  return await eventually(async () => await storedVisitorUid(page, siteKey), 15_000, 'the widget has a visitor identity')
+}
+
+/** The focused element, through open shadow roots: `tag#id.class[name]`, e.g. `input[email]`. */
+export async function focused (page: Page): Promise<string> {
+  return await page.evaluate(() => {
+    let el: Element | null = document.activeElement
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement
+    if (!el) return ''
+    const name = el.getAttribute('name')
+    return `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.classList.length > 0 ? `.${[...el.classList].join('.')}` : ''}${name ? `[${name}]` : ''}`
+  })
+}
+
+/** The unread badge on the launcher. */
+export function badge (page: Page): Locator {
+  return widget(page).locator('.badge')
+}
+
+/** The CSP violations the page reported (none expected on a strict page). */
+export async function cspViolations (w: WidgetPage): Promise<unknown[]> {
+  return (await w.events()).filter((e) => (e.source as string) === 'csp')
+}

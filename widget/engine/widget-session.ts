@@ -155,6 +155,7 @@ export class WidgetSession extends Emitter<SessionEvents> {
     const seq = log.lastIncomingSeq
     if (seq <= log.myReadSeq) return
     log.read(log.me, seq)
+    this.#updateUnread()
     this.#changed()
     void this.#client?.read(cid, seq).catch(() => undefined)
   }
@@ -383,9 +384,10 @@ export class WidgetSession extends Emitter<SessionEvents> {
       for (const m of page.messages) log.merge(m)
       if (!page.more || page.messages.length === 0) break
     }
+    // Read first when the panel shows them: no unread count goes up only to come down at once.
+    this.markRead()
     this.#updateUnread()
     this.#changed()
-    this.markRead()
   }
 
   #adopt (conv: Conversation): void {
@@ -435,9 +437,9 @@ export class WidgetSession extends Emitter<SessionEvents> {
       if (this.agentTyping) this.#setAgentTyping(false)
       this.emit('message', m)
     }
+    this.markRead()
     this.#updateUnread()
     this.#changed()
-    this.markRead()
   }
 
   #onFailed (cmid: string, error: Error): void {
