@@ -361,6 +361,13 @@ describe('chat widget on a host page', { skip }, () => {
     await openPanel(page)
     const later = await visitorUid(page, desk.siteKey)
     assert.notEqual(later, before, 'a new visitor after shutdown')
+
+    // A logout page where the chat never started forgets the visitor all the same.
+    await page.reload()
+    await launcher(page).waitFor()
+    assert.ok(await visitorUid(page, desk.siteKey), 'the visitor is stored')
+    await page.evaluate(async () => { await window.ImChat!.shutdown() })
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('im-chat:'))), [])
     await assertClean(host)
   })
 
@@ -383,6 +390,9 @@ describe('chat widget on a host page', { skip }, () => {
     assert.notEqual(send.fontSize, '40px')
     assert.deepEqual(await style('.host-button'), { background: red, fontSize: '40px' }, 'the open panel changes nothing on the host page')
     assert.equal(await page.locator('.host-text').evaluate((el) => getComputedStyle(el).color), 'rgb(0, 128, 0)')
+    // What the site styles on purpose through ::part reaches inside, also the nested components' parts.
+    assert.equal(await widget(page).locator('im-message-list .scroll').evaluate((el) => getComputedStyle(el).letterSpacing), '3px')
+    assert.equal(await composer(page).evaluate((el) => getComputedStyle(el).letterSpacing), '4px')
     await assertClean(host)
   })
 
@@ -401,6 +411,7 @@ describe('chat widget on a host page', { skip }, () => {
     const host = await visit(t, { element: true })
     const { page } = host
     assert.equal(await page.locator('im-chat-widget').count(), 1, 'the script adds no second widget')
+    assert.equal(await page.evaluate(() => (window as unknown as { __apiAtReady?: string }).__apiAtReady), 'object', 'window.ImChat is there when im-ready fires')
     assert.equal(await widget(page).getAttribute('site'), desk.siteKey)
     await openPanel(page)
     await sendFromWidget(page, 'Placed by hand')

@@ -61,7 +61,9 @@ export function hostPage (brokerHttpUrl: string, siteKey: string, o: HostPageOpt
 }
 
 /** Styles of the host page that would leak into the widget without shadow DOM. */
-const HOST_CSS = 'button { background: rgb(255, 0, 0) !important; font-size: 40px; } p { color: rgb(0, 128, 0); }'
+const HOST_CSS = 'button { background: rgb(255, 0, 0) !important; font-size: 40px; } p { color: rgb(0, 128, 0); }' +
+  // …and the widget's parts, which a site may style on purpose
+  ' im-chat-widget::part(messages) { letter-spacing: 3px; } im-chat-widget::part(input) { letter-spacing: 4px; }'
 
 export interface HostSite { url: string, server: Server, page (o?: HostPageOptions): string, close (): Promise<void> }
 
@@ -114,6 +116,8 @@ export async function openHostPage (context: BrowserContext, url: string): Promi
     document.addEventListener('securitypolicyviolation', (e) => {
       w.__imEvents.push({ source: 'csp', name: e.violatedDirective, detail: e.blockedURI })
     })
+    // what a listener of im-ready finds: window.ImChat must be there already
+    window.addEventListener('im-ready', () => { (w as unknown as { __apiAtReady: string }).__apiAtReady = typeof (window as { ImChat?: unknown }).ImChat })
     for (const name of ['ready', 'message', 'unread-count-changed', 'conversation-closed', 'open', 'close']) {
       window.addEventListener(`im-${name}`, (e) => { w.__imEvents.push({ source: 'dom', name, detail: JSON.parse(JSON.stringify((e as CustomEvent).detail)) }) })
     }

@@ -10,6 +10,8 @@ export interface WidgetOptions {
   identityToken?: string
   /** release the connection after the page was hidden and the visitor idle this long (0: never) */
   idleReleaseMs: number
+  /** the language the widget speaks (`en`, `zh-CN`): told to the agent with the chat */
+  locale: string
   /** how long a lost connection stays quiet before the "reconnecting…" banner shows */
   bannerDelayMs: number
 }

@@ -9,7 +9,7 @@
  * the agent's `read` marks it read. After every (re)connect the chat is caught up over HTTP by
  * seq, so nothing is missing or doubled [IM-SYNC-1].
  */
-import { ImClient } from '../../shared/client/core.js'
+import { Backoff, ImClient } from '../../shared/client/core.js'
 import { randomId } from '../../shared/client/ids.js'
 import { MiniMqttTransport } from '../../shared/client/mini-mqtt/mini-transport.js'
 import { Emitter } from '../../shared/client/emitter.js'
@@ -71,6 +71,8 @@ export class WidgetSession extends Emitter<SessionEvents> {
   #bannerTimer: ReturnType<typeof setTimeout> | undefined
   #typingTimer: ReturnType<typeof setTimeout> | undefined
   #flushTimer: ReturnType<typeof setTimeout> | undefined
+  #startTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #startBackoff = new Backoff({ jitter: 0.2 })
   #typingSentAt = 0
   readonly #inFlight = new Set<string>()
   #flushing: Promise<void> = Promise.resolve()
@@ -136,9 +138,18 @@ export class WidgetSession extends Emitter<SessionEvents> {
       this.#starting = undefined
       this.status = 'failed'
       this.loadError = codeOf(err)
+      // The broker unreachable (not a refusal): try again by itself, 1 s, 2 s … 30 s apart, so
+      // kept sends go out and the badge works without the visitor pressing "try again".
+      if (!(err instanceof ImError) && !this.#shutDown && this.#startTimer === undefined) {
+        this.#startTimer = setTimeout(() => {
+          this.#startTimer = undefined
+          if (this.status === 'failed' && !this.#shutDown) this.start().catch(() => undefined)
+        }, this.#startBackoff.next())
+      }
       this.#changed()
       throw err
     }
+    this.#startBackoff.reset()
   }
 
   /** The panel is shown (or not): messages arriving while it is shown and the page visible are read. */
@@ -252,6 +263,7 @@ export class WidgetSession extends Emitter<SessionEvents> {
   /** Closes the connection for good and forgets the visitor (the host site's logout). */
   async shutdown (): Promise<void> {
     this.#shutDown = true
+    if (this.#startTimer !== undefined) clearTimeout(this.#startTimer)
     this.#activity?.stop()
     this.#clearBanner()
     const client = this.#client
@@ -498,7 +510,7 @@ export class WidgetSession extends Emitter<SessionEvents> {
     return {
       url: location.href.slice(0, 2048),
       ...(document.referrer ? { referrer: document.referrer.slice(0, 2048) } : {}),
-      locale: (document.documentElement.lang || navigator.language).slice(0, 35),
+      locale: this.options.locale.slice(0, 35),
       userAgent: navigator.userAgent.slice(0, 512),
       ...(profile.name ? { name: profile.name.slice(0, 200) } : {}),
       ...(profile.email ? { email: profile.email.slice(0, 320) } : {})

@@ -155,6 +155,8 @@ export class ImChatWidget extends HTMLElement {
     this.removeAttribute('identity-token')
     this.close()
     await this.#restart(false)
+    // Also when no session ran on this page (e.g. a logout page): the next person is a new visitor.
+    new SiteStorage(this.site).clear()
   }
 
   async #restart (startAgain = true): Promise<void> {
@@ -213,6 +215,7 @@ export class ImChatWidget extends HTMLElement {
       prechat,
       idleReleaseMs: Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_IDLE_RELEASE_MS,
       bannerDelayMs: Number.isFinite(delay) && delay >= 0 ? delay : DEFAULT_BANNER_DELAY_MS,
+      locale: widgetLocale(this).$code,
       ...(identityToken ? { identityToken } : {})
     }
   }

@@ -15,8 +15,9 @@ declare const __IM_VERSION__: string
 const script = document.currentScript as HTMLScriptElement | null
 if (script?.src) setDefaultServer(new URL(script.src).origin)
 
-if (!customElements.get('im-chat-widget')) customElements.define('im-chat-widget', ImChatWidget)
+// The API first: a page's own <im-chat-widget> upgrades at define() and fires im-ready at once.
 window.ImChat ??= createHostApi(__IM_VERSION__)
+if (!customElements.get('im-chat-widget')) customElements.define('im-chat-widget', ImChatWidget)
 
 const ATTRIBUTES = ['site', 'server', 'position', 'theme', 'lang', 'prechat', 'idle-release', 'banner-delay', 'identity-token']
 

@@ -75,13 +75,13 @@ export class ChatPanel extends LitElement {
       ${this.#header(t)}
       <div part="banner" class="banner" role="status" ?hidden=${!s.banner}>${t.reconnecting}</div>
       ${s.needsPrechat
-        ? html`<im-prechat-form .t=${t} .fields=${s.options.prechat} @prechat-submit=${this.#prechat}></im-prechat-form>`
+        ? html`<im-prechat-form exportparts="prechat" .t=${t} .fields=${s.options.prechat} @prechat-submit=${this.#prechat}></im-prechat-form>`
         : html`
-          <im-message-list .t=${t} .items=${s.log?.items() ?? []} agentName=${agentName} ?typing=${s.agentTyping}
+          <im-message-list exportparts="messages, message, bubble" .t=${t} .items=${s.log?.items() ?? []} agentName=${agentName} ?typing=${s.agentTyping}
             intro=${this.#intro(t)} @message-retry=${(e: CustomEvent<{ cmid: string }>) => { s.retry(e.detail.cmid) }}></im-message-list>
           ${s.lastError ? html`<p class="toast" role="alert">${t.error(s.lastError)}</p>` : ''}
           ${support?.state === 'closed' ? this.#ended(t) : html`
-            <im-chat-composer .t=${t} @compose-send=${(e: CustomEvent<{ text: string }>) => { s.send(e.detail.text) }}
+            <im-chat-composer exportparts="composer, input, send-button" .t=${t} @compose-send=${(e: CustomEvent<{ text: string }>) => { s.send(e.detail.text) }}
               @compose-typing=${() => { s.typing() }}></im-chat-composer>`}`}
       <div class="sr-only" aria-live="polite" aria-atomic="true">${this.announcement}</div>
     `
@@ -98,7 +98,7 @@ export class ChatPanel extends LitElement {
         ${active ? html`<span class="avatar" part="avatar" role="img" aria-label=${t.agentAvatar(name)}>${initials}</span>` : ''}
         <div class="who">
           <h2 part="title">${active ? name : t.title}</h2>
-          <p part="status">${this.#status(t)}</p>
+          <p part="status" role="status">${this.#status(t)}</p>
         </div>
         ${s?.open ? html`<button type="button" @click=${() => { void s.endChat() }}>${t.endChat}</button>` : ''}
         <button type="button" aria-label=${t.minimize} title=${t.minimize}
@@ -131,7 +131,7 @@ export class ChatPanel extends LitElement {
     return html`
       <div class="end">
         <p class="closed" role="status">${t.closed(s.conversation?.support?.closedReason)}</p>
-        <im-rating-form .t=${t} ?rated=${s.rated}
+        <im-rating-form exportparts="rating" .t=${t} ?rated=${s.rated}
           @rating-submit=${(e: CustomEvent<{ score: number, comment?: string }>) => { void s.rate(e.detail.score, e.detail.comment) }}></im-rating-form>
         <button class="primary" type="button" @click=${this.#newChat}>${t.newChat}</button>
       </div>`
