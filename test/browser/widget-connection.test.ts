@@ -20,7 +20,7 @@ import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../
 import { join, type Participant } from '../helpers/im.js'
 import { DeskFixture, nextAfter, onDuty, setStatus } from '../helpers/support.js'
 import {
-  ensureWidgetBuilt, eventually, launcher, openHostPage, openPanel, ownStates, reconnectBanner, sendFromWidget, setPageHidden,
+  composer, ensureWidgetBuilt, eventually, launcher, openHostPage, openPanel, ownStates, reconnectBanner, sendFromWidget, setPageHidden,
   shownSeqs, shownTexts, startHostSite, storedVisitorUid, waitForTexts, widget, type HostSite
 } from '../helpers/widget.js'
 
@@ -221,6 +221,31 @@ describe('chat widget across a broker restart', { skip }, () => {
     assert.deepEqual(after.map((m) => m.seq), [1, 2, 3, 4, 5])
     assert.equal(after.at(-1)?.cmid, kept[0]?.cmid, 'sent with the cmid it was kept with')
     assert.deepEqual(errors, [])
+    await page.close()
+  })
+
+  it('says so when the chat is opened while the broker is down, and comes up by itself once it is back', async () => {
+    const site = await hostSite()
+    const http = restartable.broker.httpUrl
+    const gil = await newAgent(http, restartable.broker.mqttUrl, admin, 'Gil Grissom')
+    participants.push(gil.p)
+    const { page } = await openHostPage(browser.context, site.url)
+    await launcher(page).waitFor()
+    await restartable.kill('SIGKILL')
+    await launcher(page).click()
+    // Whether the panel's code came from the browser's cache (the session then cannot start) or
+    // could not be fetched at all, the visitor is told — and nobody has to press "try again".
+    await widget(page).getByText('The chat could not be loaded.', { exact: false }).waitFor({ timeout: 15_000 })
+    const again = await restartable.start()
+    await composer(page).waitFor({ timeout: 30_000 })
+    const gil2 = await join(again.mqttUrl, gil.principal)
+    participants.push(gil2)
+    await setStatus(gil2, 'online', 5)
+    await sendFromWidget(page, 'Hello after the outage')
+    const cid = (await assignedChat(gil2, 0, await storedVisitorUid(page, siteKey))).cid
+    await heard(gil2, 'Hello after the outage')
+    await reply(gil2, cid, 'Welcome back')
+    await assertShownOnce(page, ['Hello after the outage', 'Welcome back'])
     await page.close()
   })
 })

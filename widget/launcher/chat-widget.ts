@@ -38,6 +38,8 @@ declare const __IM_CHUNKS__: { engine: string, panel: string }
 interface EngineModule { WidgetSession: new (options: WidgetOptions) => WidgetSession }
 interface PanelElement extends HTMLElement { session: WidgetSession | undefined, focusFirst (): void }
 
+/** how soon opening is tried again when the panel's code could not be fetched */
+const LOAD_RETRY_MS = 3000
 const SVG = 'http://www.w3.org/2000/svg'
 const CHAT_ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z'
 const CLOSE_ICON = 'M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z'
@@ -127,8 +129,15 @@ export class ImChatWidget extends HTMLElement {
     if (!this.#panel) {
       this.#frame.replaceChildren(el('p', { class: 'loading', role: 'status' }, document.createTextNode(widgetLocale(this).connecting)))
     }
+    this.#load()
+  }
+
+  /** Shows the panel; while its code cannot be fetched (the server down), says so and tries again. */
+  #load (): void {
     this.#showPanel().catch(() => {
+      if (this.#panel) return // the panel shows the session's own error and retries
       this.#frame.replaceChildren(el('p', { class: 'loading', role: 'alert' }, document.createTextNode(widgetLocale(this).loadFailed)))
+      setTimeout(() => { if (this.isOpen && !this.#panel) this.#load() }, LOAD_RETRY_MS)
     })
   }
 
@@ -188,9 +197,12 @@ export class ImChatWidget extends HTMLElement {
     }
   }
 
+  /** The session (loading the engine chunk the first time), started. */
   async #startSession (): Promise<WidgetSession> {
     if (this.#session) return this.#session
-    this.#engine ??= import(/* @vite-ignore */ this.#chunkUrl(__IM_CHUNKS__.engine)) as Promise<EngineModule>
+    // A failed import is forgotten, so the next attempt fetches again.
+    this.#engine ??= (import(/* @vite-ignore */ this.#chunkUrl(__IM_CHUNKS__.engine)) as Promise<EngineModule>)
+      .catch((err: unknown) => { this.#engine = undefined; throw err })
     const { WidgetSession } = await this.#engine
     if (this.#session) return this.#session
     const session = new WidgetSession(this.#options())
@@ -198,8 +210,8 @@ export class ImChatWidget extends HTMLElement {
     session.on('unread-count-changed', ({ count }) => { this.#setUnread(count) })
     session.on('message', (message) => { this.#emit('message', { message }) })
     session.on('conversation-closed', (detail) => { this.#emit('conversation-closed', detail) })
-    await session.start()
-    this.#setUnread(session.unread)
+    // Not awaited: the panel shows how the start goes, and a failed start tries again by itself.
+    session.start().catch(() => undefined)
     return session
   }
 
