@@ -32,6 +32,7 @@ export class ChatPanel extends LitElement {
   @query('im-prechat-form') accessor prechat: PrechatForm | null = null
 
   #off: Array<() => void> = []
+  #focusWhenReady = false
 
   override connectedCallback (): void {
     super.connectedCallback()
@@ -48,8 +49,24 @@ export class ChatPanel extends LitElement {
     if (changed.has('session')) this.#watch()
   }
 
-  /** Focus to where the visitor goes on: the form's first field, or the message box. */
+  protected override updated (): void {
+    if (this.#focusWhenReady && this.session?.status === 'ready') {
+      this.#focusWhenReady = false
+      // Only if the visitor has not gone elsewhere meanwhile: the focus is still in the widget, or
+      // it fell to the page's body when the loading view it was in went away.
+      const root = this.getRootNode()
+      const host = root instanceof ShadowRoot ? root.host : this
+      const lost = document.activeElement === null || document.activeElement === document.body
+      if (lost || host.matches(':focus-within')) void this.updateComplete.then(() => { this.focusFirst() })
+    }
+  }
+
+  /**
+   * Focus to where the visitor goes on: the form's first field, or the message box. While the
+   * session still loads, the focus waits in the panel and moves there once it is ready.
+   */
   focusFirst (): void {
+    this.#focusWhenReady = this.session?.status !== 'ready'
     if (this.prechat) this.prechat.focus()
     else if (this.composer) this.composer.focus()
     else this.renderRoot.querySelector<HTMLElement>('button, [tabindex]')?.focus()
