@@ -14,9 +14,10 @@ import type { WidgetEventName } from '../../widget/events.js'
 import { haveChromium, launchChromium, CHROMIUM_PATH, type Browser } from '../helpers/console.js'
 import { createUser } from '../helpers/http.js'
 import type { Participant } from '../helpers/im.js'
+import { waitFor } from '../helpers/mqtt.js'
 import { conversation, DeskFixture, nextAfter, onDuty, setStatus } from '../helpers/support.js'
 import {
-  badge, composer, cspViolations, ensureWidgetBuilt, eventually, focused, forgetVisitor, launcher, openHostPage, openPanel, ownStates, sendFromWidget,
+  badge, composer, cspViolations, ensureWidgetBuilt, focused, forgetVisitor, launcher, openHostPage, openPanel, ownStates, sendFromWidget,
   startHostSite, visitorUid, waitForTexts, widget, type HostPageOptions, type WidgetPage
 } from '../helpers/widget.js'
 
@@ -104,7 +105,7 @@ describe('chat widget on a host page', { skip }, () => {
     await sendFromWidget(page, 'Hello, I need help')
     const cid = await chatOf(dana, page)
     await agentGets(dana, cid, 'Hello, I need help')
-    await eventually(async () => (await ownStates(page))[0] === 'sent', 15_000, 'the message shows as sent')
+    await waitFor(async () => (await ownStates(page))[0] === 'sent', 15_000, 'the message shows as sent')
     await widget(page).getByText('Dana Scully joined the chat.').waitFor()
 
     await dana.command({ op: 'typing', cid, on: true }, 0)
@@ -114,7 +115,7 @@ describe('chat widget on a host page', { skip }, () => {
     assert.equal(await widget(page).getByText('Dana Scully is typing…').count(), 0, 'typing ends with the message')
 
     await dana.command({ op: 'read', cid, seq: 1 })
-    await eventually(async () => (await ownStates(page))[0] === 'read', 15_000, 'the message shows as read')
+    await waitFor(async () => (await ownStates(page))[0] === 'read', 15_000, 'the message shows as read')
     assert.deepEqual(await domEvents(host, 'unread-count-changed'), [], 'what comes while the panel shows it is never unread')
     assert.equal(await badge(page).isVisible(), false)
     await assertClean(host)
@@ -132,7 +133,7 @@ describe('chat widget on a host page', { skip }, () => {
     await waitForTexts(page, ['My order did not arrive', 'Which order number?'])
     await sendFromWidget(page, 'Number 4711')
     await agentGets(fox, cid, 'Number 4711')
-    await eventually(async () => (await ownStates(page)).every((s) => s === 'sent' || s === 'read'), 15_000, 'both sends are stored')
+    await waitFor(async () => (await ownStates(page)).every((s) => s === 'sent' || s === 'read'), 15_000, 'both sends are stored')
 
     await page.reload()
     await launcher(page).waitFor()
@@ -170,7 +171,7 @@ describe('chat widget on a host page', { skip }, () => {
     await agentGets(walter, cid, 'Typed in tab A')
     await waitForTexts(a.page, ['Hello from tab A', 'Hello, both of you', 'Typed in tab A'])
     await waitForTexts(b.page, ['Hello from tab A', 'Hello, both of you', 'Typed in tab A'])
-    await eventually(async () => (await ownStates(b.page)).join() === 'sent,sent', 15_000, 'tab B shows the sends of tab A as stored')
+    await waitFor(async () => (await ownStates(b.page)).join() === 'sent,sent', 15_000, 'tab B shows the sends of tab A as stored')
 
     // Both panels closed: a new message is unread in both tabs, counted once in each.
     await launcher(a.page).click()
@@ -242,7 +243,7 @@ describe('chat widget on a host page', { skip }, () => {
     for (let i = 0; i < 6 && await focused(page) !== 'button.launcher'; i++) await page.keyboard.press('Tab')
     assert.equal(await focused(page), 'button.launcher', 'Tab reaches the launcher')
     await page.keyboard.press('Enter')
-    await eventually(async () => await focused(page) === 'input[name]', 15_000, 'the focus is in the name field')
+    await waitFor(async () => await focused(page) === 'input[name]', 15_000, 'the focus is in the name field')
 
     await page.keyboard.type('Ada Lovelace')
     await page.keyboard.press('Tab')
@@ -251,13 +252,13 @@ describe('chat widget on a host page', { skip }, () => {
     await page.keyboard.press('Tab')
     await page.keyboard.press('Enter') // on "Start chat"
     await widget(page).getByText('Please enter a valid email address.').waitFor()
-    await eventually(async () => await focused(page) === 'input[email]', 15_000, 'the focus is back in the email field')
+    await waitFor(async () => await focused(page) === 'input[email]', 15_000, 'the focus is back in the email field')
     assert.equal(await widget(page).locator('input[name=email]').getAttribute('aria-invalid'), 'true')
 
     await page.keyboard.press('ControlOrMeta+A')
     await page.keyboard.type('ada@example.com')
     await page.keyboard.press('Enter')
-    await eventually(async () => await focused(page) === 'textarea#input', 15_000, 'the focus is in the message box')
+    await waitFor(async () => await focused(page) === 'textarea#input', 15_000, 'the focus is in the message box')
     await page.keyboard.type('I cannot log in')
     await page.keyboard.press('Enter')
 
@@ -309,7 +310,7 @@ describe('chat widget on a host page', { skip }, () => {
     await badge(page).waitFor({ state: 'visible' })
     assert.equal(await badge(page).textContent(), '1')
     assert.match(await launcher(page).getAttribute('aria-label') ?? '', /1 unread message/)
-    await eventually(async () => (await api('unread-count-changed')).length > 0, 15_000, 'the API reports the unread count')
+    await waitFor(async () => (await api('unread-count-changed')).length > 0, 15_000, 'the API reports the unread count')
     assert.deepEqual(await domEvents(host, 'unread-count-changed'), [{ count: 1 }])
     assert.deepEqual(await api('unread-count-changed'), [{ count: 1 }])
     assert.equal(await page.evaluate(() => window.ImChat!.unreadCount), 1)
@@ -324,7 +325,7 @@ describe('chat widget on a host page', { skip }, () => {
     // Opening the panel reads it.
     await page.evaluate(() => { window.ImChat!.open() })
     await badge(page).waitFor({ state: 'hidden' })
-    await eventually(async () => (await api('unread-count-changed')).length === 2, 15_000, 'the API reports the count read')
+    await waitFor(async () => (await api('unread-count-changed')).length === 2, 15_000, 'the API reports the count read')
     assert.deepEqual(await domEvents(host, 'unread-count-changed'), [{ count: 1 }, { count: 0 }])
     assert.deepEqual(await api('unread-count-changed'), [{ count: 1 }, { count: 0 }])
     assert.equal(await page.evaluate(() => window.ImChat!.unreadCount), 0)
@@ -332,7 +333,7 @@ describe('chat widget on a host page', { skip }, () => {
     // The agent ends the chat: the event, the notice, the rating form.
     await jack.command({ op: 'support.close', cid })
     await widget(page).getByText('The agent ended the chat.').waitFor()
-    await eventually(async () => (await api('conversation-closed')).length > 0, 15_000, 'the API reports the closed chat')
+    await waitFor(async () => (await api('conversation-closed')).length > 0, 15_000, 'the API reports the closed chat')
     for (const detail of [...await domEvents(host, 'conversation-closed'), ...await api('conversation-closed')]) {
       const closed = (detail as { conversation: { cid: string, support: { state: string } } }).conversation
       assert.equal(closed.cid, cid)
@@ -349,7 +350,7 @@ describe('chat widget on a host page', { skip }, () => {
     assert.equal(await focused(page), 'button.primary')
     await page.keyboard.press('Enter')
     await widget(page).getByText('Thank you for your feedback!').waitFor()
-    const rating = await eventually(async () => (await conversation(desk.http, jack.token, cid)).support?.rating, 15_000, 'the rating is stored')
+    const rating = await waitFor(async () => (await conversation(desk.http, jack.token, cid)).support?.rating, 15_000, 'the rating is stored')
     assert.deepEqual(rating, { score: 4, comment: 'Quick and kind' })
 
     // The host site's logout: this browser forgets the visitor; the next page load is a new one.
@@ -432,7 +433,7 @@ describe('chat widget on a host page', { skip }, () => {
     const box = await frame.boundingBox()
     assert.deepEqual(box, { x: 0, y: 0, width: 375, height: 700 })
     assert.equal(await launcher(page).isVisible(), false, 'the launcher steps aside: the panel\'s own minimize button closes it')
-    await eventually(async () => await focused(page) === 'textarea#input', 15_000, 'the focus is in the message box')
+    await waitFor(async () => await focused(page) === 'textarea#input', 15_000, 'the focus is in the message box')
     await page.keyboard.press('Escape')
     await launcher(page).waitFor({ state: 'visible' })
     await assertClean(host)

@@ -18,9 +18,10 @@ import { freePort, RestartableBroker } from '../helpers/broker.js'
 import { haveChromium, launchChromium, CHROMIUM_PATH, type Browser } from '../helpers/console.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
+import { waitFor } from '../helpers/mqtt.js'
 import { DeskFixture, nextAfter, onDuty, setStatus } from '../helpers/support.js'
 import {
-  composer, ensureWidgetBuilt, eventually, launcher, openHostPage, openPanel, ownStates, reconnectBanner, sendFromWidget, setPageHidden,
+  composer, ensureWidgetBuilt, launcher, openHostPage, openPanel, ownStates, reconnectBanner, sendFromWidget, setPageHidden,
   shownSeqs, shownTexts, startHostSite, storedVisitorUid, waitForTexts, widget, type HostSite
 } from '../helpers/widget.js'
 
@@ -160,7 +161,7 @@ describe('chat widget across a broker restart', { skip }, () => {
     const expected = ['Hello before the crash', 'Hi! Looking into it', 'Still there? The server restarted', 'We are back', 'Yes, I am here']
     await assertShownOnce(page, expected)
     // The agent's replies moved its read position past the first message [IM-READ-2].
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['read', 'sent']), 10_000, 'own messages stored')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['read', 'sent']), 10_000, 'own messages stored')
 
     const server = await stored(http, dana.principal.token, cid)
     assert.deepEqual(server.map((m) => m.text), expected)
@@ -179,7 +180,7 @@ describe('chat widget across a broker restart', { skip }, () => {
     await sendFromWidget(page, 'First, while online')
     const visitor = await storedVisitorUid(page, siteKey)
     const cid = (await assignedChat(fox.p, 0, visitor)).cid
-    await eventually(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the first message sent')
+    await waitFor(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the first message sent')
 
     await killBroker(page)
     const offline = ['Written offline 1', 'Written offline 2', 'Written offline 3']
@@ -189,7 +190,7 @@ describe('chat widget across a broker restart', { skip }, () => {
 
     await restartable.start()
     const all = ['First, while online', ...offline]
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'sent', 'sent', 'sent']), 20_000, 'all four sent')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'sent', 'sent', 'sent']), 20_000, 'all four sent')
     await assertShownOnce(page, all)
     const server = await stored(http, fox.principal.token, cid)
     assert.deepEqual(server.map((m) => m.text), all, 'stored once each, in the order written')
@@ -200,7 +201,7 @@ describe('chat widget across a broker restart', { skip }, () => {
     // widget; the next page load after the restart sends the kept message, with its cmid, once.
     await killBroker(page)
     await sendFromWidget(page, 'Written, then the page reloaded')
-    await eventually(async () => (await ownStates(page)).at(-1) === 'sending', 5000, 'the send pending')
+    await waitFor(async () => (await ownStates(page)).at(-1) === 'sending', 5000, 'the send pending')
     const kept = await page.evaluate((key) => JSON.parse(localStorage.getItem(`im-chat:${key}:pending:0`) ?? '[]') as Array<{ cmid: string, text: string }>, siteKey)
     assert.deepEqual(kept.map((p) => p.text), ['Written, then the page reloaded'], 'the pending send is kept in localStorage')
     await page.reload()
@@ -212,9 +213,9 @@ describe('chat widget across a broker restart', { skip }, () => {
     const final = [...all, 'Written, then the page reloaded']
     const history = async (): Promise<HistoryPage> =>
       (await api<HistoryPage>(http, 'GET', `/api/v1/conversations/${cid}/messages?after=0&limit=200`, undefined, fox.principal.token)).body
-    await eventually(async () => (await history()).messages.length === final.length, 20_000, 'the kept send stored')
+    await waitFor(async () => (await history()).messages.length === final.length, 20_000, 'the kept send stored')
     await openPanel(page)
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(final.map(() => 'sent')), 10_000, 'all shown as sent')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(final.map(() => 'sent')), 10_000, 'all shown as sent')
     await assertShownOnce(page, final)
     const after = (await history()).messages
     assert.deepEqual(after.map((m) => (m.body as { text: string }).text), final)
@@ -369,7 +370,7 @@ describe('chat widget releasing its connection while the page is hidden', { skip
     assert.notEqual(fresh.cid, cid, 'a new chat')
     assert.equal(fresh.support?.agent, hal.uid)
     await waitForTexts(page, ['One more question'])
-    await eventually(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the new chat\'s message sent')
+    await waitFor(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the new chat\'s message sent')
     assert.deepEqual((await stored(desk.http, hal.token, fresh.cid)).map((m) => m.text), ['One more question'])
     assert.deepEqual(errors, [])
     await setStatus(hal, 'offline')
@@ -412,7 +413,7 @@ describe('chat widget with a send the broker refuses', { skip }, () => {
     const uid = await storedVisitorUid(page, desk.siteKey)
     assert.ok(uid)
     const cid = (await assignedChat(ivy, 0, uid)).cid
-    await eventually(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the first message sent')
+    await waitFor(async () => (await ownStates(page))[0] === 'sent', 10_000, 'the first message sent')
     const failed = widget(page).locator('im-message-list li.msg.mine[data-state=failed]')
 
     // Over COMMAND_MAX_BYTES: the broker answers IM_ERR_PAYLOAD_TOO_LARGE, shown as "too long".
@@ -420,7 +421,7 @@ describe('chat widget with a send the broker refuses', { skip }, () => {
     await sendFromWidget(page, long)
     const tooLong = failed.filter({ hasText: 'A long story.' })
     await tooLong.waitFor({ timeout: 10_000 })
-    const cmid = await eventually(async () => [...refusals.keys()][0], 5000, 'the refusal')
+    const cmid = await waitFor(async () => [...refusals.keys()][0], 5000, 'the refusal')
     assert.deepEqual(refusals.get(cmid), ['IM_ERR_PAYLOAD_TOO_LARGE'])
     assert.equal(await tooLong.locator('.bubble').textContent(), long.trim())
     await tooLong.getByText('Not sent — This message is too long.').waitFor()
@@ -432,9 +433,9 @@ describe('chat widget with a send the broker refuses', { skip }, () => {
 
     await tooLong.getByRole('button', { name: 'Retry' }).click()
     // Sent again with the same cmid, refused again: still failed, with the same message.
-    await eventually(async () => refusals.get(cmid)?.length === 2, 10_000, 'the retry refused')
+    await waitFor(async () => refusals.get(cmid)?.length === 2, 10_000, 'the retry refused')
     assert.deepEqual(refusals.get(cmid), ['IM_ERR_PAYLOAD_TOO_LARGE', 'IM_ERR_PAYLOAD_TOO_LARGE'])
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'failed']), 10_000, 'failed again')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'failed']), 10_000, 'failed again')
     await tooLong.getByText('Not sent — This message is too long.').waitFor()
     await tooLong.getByRole('button', { name: 'Retry' }).waitFor()
 
@@ -445,16 +446,16 @@ describe('chat widget with a send the broker refuses', { skip }, () => {
     await sendFromWidget(page, over)
     const overLimit = failed.filter({ hasText: over })
     await overLimit.waitFor({ timeout: 10_000 })
-    const second = await eventually(async () => [...refusals.keys()][1], 5000, 'the second refusal')
+    const second = await waitFor(async () => [...refusals.keys()][1], 5000, 'the second refusal')
     assert.deepEqual(refusals.get(second), ['IM_ERR_BAD_REQUEST'])
     await overLimit.getByText(/^Not sent — /).waitFor()
     assert.equal(await overLimit.locator('.bang').textContent(), '!')
     await overLimit.getByRole('button', { name: 'Retry' }).click()
-    await eventually(async () => refusals.get(second)?.length === 2, 10_000, 'the retry refused')
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'failed', 'failed']), 10_000, 'failed again')
+    await waitFor(async () => refusals.get(second)?.length === 2, 10_000, 'the retry refused')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'failed', 'failed']), 10_000, 'failed again')
 
     await sendFromWidget(page, 'Short version: it broke')
-    await eventually(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'sent', 'failed', 'failed']), 10_000, 'the next message sent')
+    await waitFor(async () => JSON.stringify(await ownStates(page)) === JSON.stringify(['sent', 'sent', 'failed', 'failed']), 10_000, 'the next message sent')
     const server = await stored(desk.http, ivy.token, cid)
     assert.deepEqual(server.map((m) => m.text), ['Hi', 'Short version: it broke'], 'the refused text is never stored')
     assert.deepEqual(errors, [])

@@ -31,11 +31,12 @@ export function collect (client: MqttClient): Received[] {
   return got
 }
 
-export async function waitFor<T> (check: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+/** Polls `check` (sync or async) until it gives something other than undefined or false. */
+export async function waitFor<R> (check: () => R, timeoutMs = 5000, what = 'condition'): Promise<Exclude<Awaited<R>, undefined | false>> {
   const start = Date.now()
   for (;;) {
-    const value = check()
-    if (value !== undefined && value !== false) return value
+    const value = await check()
+    if (value !== undefined && value !== false) return value as Exclude<Awaited<R>, undefined | false>
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
     await sleep(20)
   }

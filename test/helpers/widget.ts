@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { waitFor } from './mqtt.js'
 import { buildWidget } from '../../scripts/build-widget.js'
 
 let built: Promise<unknown> | undefined
@@ -177,17 +178,6 @@ export async function ownStates (page: Page): Promise<string[]> {
   return await widget(page).locator('im-message-list li.msg.mine').evaluateAll((items) => items.map((li) => li.getAttribute('data-state') ?? ''))
 }
 
-/** Polls an async check until it gives a value (`waitFor` of mqtt.ts takes sync checks only). */
-export async function eventually<T> (check: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
 /** The `data-seq` of every stored message shown, in order (own sends not stored yet are left out). */
 export async function shownSeqs (page: Page): Promise<number[]> {
   return await widget(page).locator('im-message-list li.msg[data-seq]:not([data-seq=""])')
@@ -240,7 +230,7 @@ export async function forgetVisitor (context: BrowserContext, hostUrl: string): 
 
 /** The visitor uid the widget stored for `siteKey`, once it has one. */
 export async function visitorUid (page: Page, siteKey: string): Promise<string> {
-  return await eventually(async () => await storedVisitorUid(page, siteKey), 15_000, 'the widget has a visitor identity')
+  return await waitFor(async () => await storedVisitorUid(page, siteKey), 15_000, 'the widget has a visitor identity')
 }
 
 /** The focused element, through open shadow roots: `tag#id.class[name]`, e.g. `input[email]`. */
