@@ -3,6 +3,7 @@
  * agent chose last (kept in localStorage), switchable at run time. Components follow it through
  * `LocalizeController`.
  */
+import { pickLanguage } from '../../shared/language.js'
 import { en } from './en.js'
 import type { Translation } from './translation.js'
 import { zhCN } from './zh-CN.js'
@@ -20,12 +21,7 @@ export function isLocaleCode (value: unknown): value is LocaleCode {
 
 /** The first supported language among the browser's preferences: any `zh*` → zh-CN, else English. */
 export function matchLocale (preferred: readonly string[]): LocaleCode {
-  for (const tag of preferred) {
-    const lower = tag.toLowerCase()
-    if (lower.startsWith('zh')) return 'zh-CN'
-    if (lower.startsWith('en')) return 'en'
-  }
-  return 'en'
+  return pickLanguage(preferred)
 }
 
 export function translation (code: LocaleCode): Translation {
