@@ -66,6 +66,8 @@ export class ChatLog {
     // A recall or a newer edit seen already wins over an older copy arriving late.
     if (known && (known.recalledAt !== undefined || (known.editedAt ?? 0) > (message.editedAt ?? 0))) return false
     this.#stored.set(message.seq, message)
+    // Sending moves the sender's read position to its message [IM-READ-2].
+    this.read(message.from, message.seq)
     return !known
   }
 
