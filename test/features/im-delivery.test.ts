@@ -416,6 +416,9 @@ describe('IM delivery guarantees', () => {
 
     await dave.waitForMessages(cid, 1)
     await alice.waitForMessages(cid, 1)
+    // The echo of the retransmission reaches dave a moment after the first copy (later still on a
+    // busy machine): wait for it, then settle to catch any third copy.
+    await waitFor(() => dave.arrivalsIn(cid).length >= 2, 10_000, 'dave gets the re-sent event')
     await sleep(SETTLE_MS)
     const history = await fetchAfter(broker.httpUrl, people.dave!.token, cid)
     assertWellFormed(history, 1, 'history')
