@@ -7,11 +7,11 @@
  *   tsx scripts/build-console.ts --dev   (no minification)
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
+import { browserBuildOptions, ROOT } from './browser-build.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const CONSOLE_OUT_DIR = resolve(ROOT, 'dist', 'console')
 const STATIC_FILES = ['index.html', 'console.css']
 
@@ -38,21 +38,11 @@ export async function buildConsole ({ outDir = CONSOLE_OUT_DIR, minify = true }:
   await rm(outDir, { recursive: true, force: true })
   await mkdir(outDir, { recursive: true })
   const result = await build({
-    absWorkingDir: ROOT,
+    ...browserBuildOptions(minify),
     entryPoints: [resolve(ROOT, 'console', 'main.ts')],
     outfile: resolve(outDir, 'console.js'),
-    bundle: true,
     format: 'esm',
-    platform: 'browser',
-    // Evergreen browsers; decorators and `accessor` fields are lowered (see console/README.md).
-    target: ['es2022', 'chrome111', 'firefox113', 'safari16.4'],
-    tsconfig: resolve(ROOT, 'tsconfig.json'),
-    minify,
-    sourcemap: 'linked',
-    legalComments: 'linked',
-    metafile: true,
-    plugins: [mqttBrowser],
-    logLevel: 'warning'
+    plugins: [mqttBrowser]
   })
   for (const file of STATIC_FILES) await copyFile(resolve(ROOT, 'console', file), resolve(outDir, file))
   const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0)

@@ -13,12 +13,12 @@
  * `scripts/widget-size.ts` measures the result against the budgets.
  */
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
-import { basename, dirname, resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { build, type BuildOptions } from 'esbuild'
+import { build } from 'esbuild'
+import { browserBuildOptions, ROOT } from './browser-build.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const WIDGET_OUT_DIR = resolve(ROOT, 'dist', 'widget')
 
 export interface WidgetFile { file: string, bytes: number, gzipBytes: number, launcher: boolean }
@@ -45,19 +45,7 @@ export async function buildWidget ({ outDir = WIDGET_OUT_DIR, minify = true }: {
 
 async function buildInto (outDir: string, minify: boolean): Promise<WidgetFile[]> {
   const version = (JSON.parse(await readFile(resolve(ROOT, 'package.json'), 'utf8')) as { version: string }).version
-  const common = {
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: 'browser',
-    // Evergreen browsers; decorators and `accessor` fields are lowered (as for the console).
-    target: ['es2022', 'chrome111', 'firefox113', 'safari16.4'],
-    tsconfig: resolve(ROOT, 'tsconfig.json'),
-    minify,
-    sourcemap: 'linked',
-    legalComments: 'linked',
-    metafile: true,
-    logLevel: 'warning'
-  } as const satisfies BuildOptions
+  const common = browserBuildOptions(minify)
   const chunks = await build({
     ...common,
     entryPoints: { engine: resolve(ROOT, 'widget/engine/index.ts'), panel: resolve(ROOT, 'widget/panel/index.ts') },

@@ -3,6 +3,19 @@
  * with the public `--im-*` custom properties on `im-chat-widget` (see the README); inside, only
  * the private `--_*` ones are used, each falling back to the light or dark default.
  */
+/** The dark defaults: for `theme="dark"`, and for `auto` when the system is dark. */
+const DARK = `
+  --_bg: var(--im-bg, #111827);
+  --_text: var(--im-text, #f3f4f6);
+  --_muted: var(--im-muted, #9ca3af);
+  --_border: var(--im-border, #374151);
+  --_surface: var(--im-surface, #1f2937);
+  --_agent-bubble: var(--im-bubble-agent, #374151);
+  --_agent-text: var(--im-bubble-agent-text, #f9fafb);
+  --_error: var(--im-error, #f87171);
+  color-scheme: dark;
+`
+
 export const launcherCss = `
 :host {
   all: initial;
@@ -34,29 +47,9 @@ export const launcherCss = `
   color-scheme: light;
 }
 :host([position=left]) { right: auto; left: var(--_offset); }
-:host([theme=dark]) {
-  --_bg: var(--im-bg, #111827);
-  --_text: var(--im-text, #f3f4f6);
-  --_muted: var(--im-muted, #9ca3af);
-  --_border: var(--im-border, #374151);
-  --_surface: var(--im-surface, #1f2937);
-  --_agent-bubble: var(--im-bubble-agent, #374151);
-  --_agent-text: var(--im-bubble-agent-text, #f9fafb);
-  --_error: var(--im-error, #f87171);
-  color-scheme: dark;
-}
+:host([theme=dark]) { ${DARK} }
 @media (prefers-color-scheme: dark) {
-  :host(:not([theme=light])) {
-    --_bg: var(--im-bg, #111827);
-    --_text: var(--im-text, #f3f4f6);
-    --_muted: var(--im-muted, #9ca3af);
-    --_border: var(--im-border, #374151);
-    --_surface: var(--im-surface, #1f2937);
-    --_agent-bubble: var(--im-bubble-agent, #374151);
-    --_agent-text: var(--im-bubble-agent-text, #f9fafb);
-    --_error: var(--im-error, #f87171);
-    color-scheme: dark;
-  }
+  :host(:not([theme=light])) { ${DARK} }
 }
 [hidden] { display: none !important; }
 .launcher {
