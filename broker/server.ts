@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Server as NetServer, AddressInfo } from 'node:net'
-import { Aedes } from 'aedes'
+import { Aedes, type Client } from 'aedes'
 import type { FastifyInstance } from 'fastify'
 import { Acl } from './acl/acl.js'
 import { GenericAcl } from './acl/generic-rules.js'
@@ -43,10 +43,15 @@ import { Announcer } from './support/announcer.js'
 import { parseBusinessHours } from './support/business-hours.js'
 import { SupportDesk } from './support/desk.js'
 import { IdleRelease } from './support/idle-release.js'
+import { PrincipalAdmin, type RevokeReason } from './principals/admin.js'
+import { CachedPrincipalStore } from './principals/cached-store.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
+
+/** Principals are read on every request and CONNECT; another node's change shows within ttlMs. */
+const PRINCIPAL_CACHE = { ttlMs: 5000, maxEntries: 10_000 }
 
 export interface ServerOptions {
   config: Config
@@ -89,9 +94,12 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await root.close()
   }
   try {
-    const stores = { principals: new LevelPrincipalStore(root), sites: new LevelSiteStore(root) }
+    const stores = { principals: new CachedPrincipalStore(new LevelPrincipalStore(root), PRINCIPAL_CACHE), sites: new LevelSiteStore(root) }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, now })
+    // Bound late: closing a principal's connections needs the broker, built further down.
+    const revoked: { close?: (uid: string, reason: RevokeReason) => void } = {}
+    const admin = new PrincipalAdmin({ ...stores, now, onAccessRevoked: (uid, reason) => revoked.close?.(uid, reason) })
     if (config.ADMIN_PASSWORD) await principals.ensureAdmin(config.ADMIN_PASSWORD)
     if ((await stores.sites.list()).length === 0) {
       const site = await principals.createSite('default')
@@ -131,6 +139,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     aedes = broker
     ackAfterStore(broker) // PUBACK only once the offline queues hold the message [IM-Q-5]
     trackClients(broker, metrics, log)
+    revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
 
     const imStores = openImStores(root)
     const events = createEventPublisher(broker)
@@ -163,7 +172,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const tls = loadTls(config)
     const started = Date.now()
     const httpDeps: HttpDeps = {
-      principals, tokens, stores, metrics, log,
+      principals, admin, stores, metrics, log,
       im: { conversations, messages: imStores.messages },
       support: { desk, store: supportStore, conversations: imStores.conversations },
       health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
@@ -207,6 +216,16 @@ function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {
   aedes.on('clientDisconnect', (client) => { metrics.clients.dec(); clientLog.debug({ clientId: client.id }, 'client disconnected') })
   aedes.on('clientError', (client, err) => clientLog.debug({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => clientLog.debug({ err: err.message }, 'connection error before CONNECT'))
+}
+
+/** Closes every live connection of `uid` on this node: it lost its access. [IM-AUTH-6] */
+function closeConnectionsOf (aedes: Aedes, uid: string, uidOf: (client: Client) => string | undefined, reason: RevokeReason, log: Logger): void {
+  // aedes keeps its connected clients by id; its types do not declare the map.
+  for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+    if (uidOf(client) !== uid) continue
+    log.info({ clientId: client.id, uid, reason }, 'closing the connection of a principal that lost its access')
+    client.close()
+  }
 }
 
 function loadGenericAcl (config: Config): GenericAcl {

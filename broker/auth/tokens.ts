@@ -11,6 +11,8 @@ export interface AccessClaims {
   role: Role
   /** the site of a visitor */
   site?: string
+  /** the principal's token generation when the token was issued (absent = 0) [IM-AUTH-6] */
+  gen?: number
 }
 
 export interface IssuedToken {
@@ -35,7 +37,7 @@ export class TokenService {
   async issue (claims: AccessClaims): Promise<IssuedToken> {
     const iat = Math.floor(this.#now() / 1000)
     const exp = iat + this.#ttlSeconds
-    const jwt = new SignJWT({ role: claims.role, ...(claims.site ? { site: claims.site } : {}) })
+    const jwt = new SignJWT({ role: claims.role, ...(claims.site ? { site: claims.site } : {}), ...(claims.gen ? { gen: claims.gen } : {}) })
       .setProtectedHeader({ alg: ALG, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setSubject(claims.uid)
@@ -54,7 +56,8 @@ export class TokenService {
     const role = payload.role
     if (!isUid(uid) || !isRole(role)) throw new ImError('IM_ERR_UNAUTHENTICATED')
     const site = typeof payload.site === 'string' ? payload.site : undefined
-    return { uid, role, ...(site ? { site } : {}) }
+    const gen = typeof payload.gen === 'number' && Number.isSafeInteger(payload.gen) ? payload.gen : 0
+    return { uid, role, ...(site ? { site } : {}), gen }
   }
 }
 

@@ -9,9 +9,9 @@ import type { Duplex } from 'node:stream'
 import cors from '@fastify/cors'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { ImError } from '../../shared/errors.js'
-import type { TokenService } from '../auth/tokens.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
+import type { PrincipalAdmin } from '../principals/admin.js'
 import type { PrincipalService } from '../principals/service.js'
 import type { ConversationService } from '../im/conversations.js'
 import type { ConversationStore, MessageStore, PrincipalStore, SiteStore, SupportStore } from '../store/ports.js'
@@ -29,7 +29,7 @@ export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: num
 
 export interface HttpDeps {
   principals: PrincipalService
-  tokens: TokenService
+  admin: PrincipalAdmin
   stores: { principals: PrincipalStore, sites: SiteStore }
   metrics: Metrics
   im: { conversations: ConversationService, messages: MessageStore }
@@ -82,7 +82,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   })
 
   authRoutes(app, deps)
-  adminRoutes(app, deps)
+  await adminRoutes(app, deps)
   conversationRoutes(app, deps)
   supportRoutes(app, deps)
   opsRoutes(app, deps)

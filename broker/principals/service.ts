@@ -91,7 +91,27 @@ export class PrincipalService {
     // Verify against a real hash even for an unknown uid, so timing does not tell which uids exist.
     const ok = await verifySecret(principal?.passwordHash ?? DUMMY_HASH, password)
     if (!principal || !ok || principal.role === 'visitor' || principal.role === 'device') throw new ImError('IM_ERR_BAD_CREDENTIALS')
+    // Said only to someone who knows the password. [IM-AUTH-6]
+    if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     return await this.#identity(principal)
+  }
+
+  /**
+   * The principal behind an access token, as the store has it now: a deleted or disabled
+   * principal, or a token of an older generation (revoked), is refused, and the role is the
+   * stored one, whatever the token claims. Used by every authenticated HTTP request and by MQTT
+   * CONNECT. [IM-AUTH-6]
+   */
+  async authenticateToken (token: string): Promise<PrincipalRecord> {
+    const claims = await this.#deps.tokens.verify(token)
+    return await this.#current(claims)
+  }
+
+  async #current (claims: AccessClaims): Promise<PrincipalRecord> {
+    const principal = await this.#deps.principals.get(claims.uid)
+    if (!principal || (claims.gen ?? 0) !== (principal.tokenGeneration ?? 0)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
+    return principal
   }
 
   /**
@@ -106,7 +126,7 @@ export class PrincipalService {
     if (input.token) {
       const claims = await this.#deps.tokens.verify(input.token, this.#deps.visitorRenewSeconds).catch(() => undefined)
       if (claims?.role === 'visitor' && claims.site === site.siteKey) {
-        const principal = await this.#deps.principals.get(claims.uid)
+        const principal = await this.#current(claims).catch(() => undefined)
         if (principal) return await this.#identity(principal)
       }
       // An unusable old token is not an error: the visitor simply starts over.
@@ -128,6 +148,7 @@ export class PrincipalService {
     const identity = await verifySiteIdentity(identityToken, site.secret, site.siteKey, this.#now())
     const uid = `v_${createHash('sha256').update(`${site.siteKey}\0${identity.sub}`).digest('base64url').slice(0, 27)}`
     const existing = await this.#deps.principals.get(uid)
+    if (existing?.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     const now = this.#now()
     const record: PrincipalRecord = {
       ...(existing ?? { uid, role: 'visitor', site: site.siteKey, grants: defaultGrants('visitor'), createdAt: now }),
@@ -148,12 +169,13 @@ export class PrincipalService {
   async authenticateMqtt (uid: string, password: string): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
     if (looksLikeJwt(password) && unverifiedIssuer(password) !== undefined) {
       const claims = await this.#deps.tokens.verify(password)
-      const principal = claims.uid === uid ? await this.#deps.principals.get(uid) : undefined
-      if (!principal || principal.role !== claims.role) throw new ImError('IM_ERR_UNAUTHENTICATED')
-      return { principal, claims }
+      if (claims.uid !== uid) throw new ImError('IM_ERR_UNAUTHENTICATED')
+      const principal = await this.#current(claims)
+      return { principal, claims: { ...claims, role: principal.role } }
     }
     const principal = await this.#deps.principals.get(uid)
     if (principal?.role !== 'device' || !await verifySecret(principal.secretHash, password)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     return { principal, claims: { uid, role: 'device' } }
   }
 
@@ -169,7 +191,7 @@ export class PrincipalService {
   }
 
   async #identity (principal: PrincipalRecord): Promise<Identity> {
-    const issued = await this.#deps.tokens.issue({ uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}) })
+    const issued = await this.#deps.tokens.issue({ uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), gen: principal.tokenGeneration ?? 0 })
     return { uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), ...issued }
   }
 }

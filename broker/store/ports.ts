@@ -28,6 +28,10 @@ export interface PrincipalRecord {
   externalId?: string
   email?: string
   grants: Grants
+  /** a disabled principal cannot log in, and its tokens and connections stop working [IM-AUTH-6] */
+  disabled?: boolean
+  /** tokens carry the generation they were issued in; raising it revokes them all (absent = 0) [IM-AUTH-6] */
+  tokenGeneration?: number
   createdAt: number
   updatedAt: number
 }
@@ -38,6 +42,8 @@ export interface PrincipalStore {
   create (record: PrincipalRecord): Promise<void>
   /** Creates or replaces the principal. */
   put (record: PrincipalRecord): Promise<void>
+  /** Removes the principal; resolves `false` when there was none. */
+  delete (uid: string): Promise<boolean>
   list (filter?: { role?: Role }): Promise<PrincipalRecord[]>
 }
 
@@ -53,6 +59,8 @@ export interface SiteRecord {
 export interface SiteStore {
   get (siteKey: string): Promise<SiteRecord | undefined>
   create (record: SiteRecord): Promise<void>
+  /** Replaces a site's record (a new secret). */
+  put (record: SiteRecord): Promise<void>
   list (): Promise<SiteRecord[]>
 }
 

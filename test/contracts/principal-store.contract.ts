@@ -42,6 +42,30 @@ export function runPrincipalStoreContract (build: () => Promise<PrincipalStoreFi
     } finally { await s.close() }
   })
 
+  it('deletes a principal once, and keeps a disabled flag and token generation it was given', async () => {
+    const s = await build()
+    try {
+      await s.principals.create({ ...record('dave'), disabled: true, tokenGeneration: 3 })
+      assert.equal((await s.principals.get('dave'))?.disabled, true)
+      assert.equal((await s.principals.get('dave'))?.tokenGeneration, 3)
+      assert.equal(await s.principals.delete('dave'), true)
+      assert.equal(await s.principals.get('dave'), undefined)
+      assert.equal(await s.principals.delete('dave'), false)
+      assert.deepEqual((await s.principals.list()).map((p) => p.uid), [])
+      await s.principals.create(record('dave')) // the uid is free again
+    } finally { await s.close() }
+  })
+
+  it('replaces a site with put (a rotated secret)', async () => {
+    const s = await build()
+    try {
+      await s.sites.create({ siteKey: 'site_r', name: 'R', secret: 'old', createdAt: 1 })
+      await s.sites.put({ siteKey: 'site_r', name: 'R', secret: 'new', createdAt: 1 })
+      assert.equal((await s.sites.get('site_r'))?.secret, 'new')
+      assert.equal((await s.sites.list()).length, 1)
+    } finally { await s.close() }
+  })
+
   it('stores and lists sites', async () => {
     const s = await build()
     try {

@@ -14,7 +14,7 @@ const visitorBody = z.object({
   identityToken: z.string().max(8192).optional()
 })
 
-export function authRoutes (app: FastifyInstance, { principals, tokens, stores }: HttpDeps): void {
+export function authRoutes (app: FastifyInstance, { principals, stores }: HttpDeps): void {
   app.post('/api/v1/login', async (request) => {
     const { uid, password } = parseBody(loginBody, request)
     return await principals.login(uid, password)
@@ -26,7 +26,7 @@ export function authRoutes (app: FastifyInstance, { principals, tokens, stores }
   })
 
   app.get('/api/v1/me', async (request) => {
-    const claims = await requirePrincipal(tokens, request)
+    const claims = await requirePrincipal(principals, request)
     const record = await stores.principals.get(claims.uid)
     if (!record) throw new ImError('IM_ERR_UNAUTHENTICATED')
     return { uid: record.uid, role: record.role, name: record.name, site: record.site, grants: record.grants }

@@ -22,26 +22,26 @@ const historyQuery = z.object({
 const cidParams = z.object({ cid: z.string().min(1).max(64) })
 const memberBody = z.object({ uid })
 
-export function conversationRoutes (app: FastifyInstance, { tokens, im }: HttpDeps): void {
+export function conversationRoutes (app: FastifyInstance, { principals, im }: HttpDeps): void {
   app.post('/api/v1/conversations', async (request, reply) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const { conv, created } = await im.conversations.create(caller, parseBody(createBody, request))
     return await reply.code(created ? 201 : 200).send(conv)
   })
 
   app.get('/api/v1/conversations', async (request) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     return { conversations: await im.conversations.listFor(caller.uid) }
   })
 
   app.get('/api/v1/conversations/:cid', async (request) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const { cid } = parseParams(cidParams, request)
     return await im.conversations.requireReader(cid, caller)
   })
 
   app.get('/api/v1/conversations/:cid/messages', async (request): Promise<HistoryPage> => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const { cid } = parseParams(cidParams, request)
     const { after, before, limit } = parseQuery(historyQuery, request)
     const conv = await im.conversations.requireReader(cid, caller)
@@ -56,14 +56,14 @@ export function conversationRoutes (app: FastifyInstance, { tokens, im }: HttpDe
   })
 
   app.post('/api/v1/conversations/:cid/members', async (request, reply) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const { cid } = parseParams(cidParams, request)
     const body = parseBody(memberBody, request)
     return await reply.code(201).send(await im.conversations.addMember(caller, cid, body.uid))
   })
 
   app.delete('/api/v1/conversations/:cid/members/:uid', async (request) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const params = parseParams(z.object({ cid: z.string().min(1).max(64), uid }), request)
     return await im.conversations.removeMember(caller, params.cid, params.uid)
   })

@@ -14,16 +14,16 @@ const statusBody = z.object({ status: z.enum(['online', 'away', 'offline']), cap
 const listQuery = z.object({ visitor: z.string().max(64).optional(), state: z.enum(['waiting', 'active', 'closed']).optional() })
 const cannedBody = z.object({ title: z.string().min(1).max(100), text: z.string().min(1).max(4000), shared: z.boolean().default(false) })
 
-export function supportRoutes (app: FastifyInstance, { tokens, support }: HttpDeps): void {
+export function supportRoutes (app: FastifyInstance, { principals, support }: HttpDeps): void {
   app.post('/api/v1/support/conversations', async (request, reply) => {
-    const caller = await requirePrincipal(tokens, request, ['visitor'])
+    const caller = await requirePrincipal(principals, request, ['visitor'])
     const body = parseBody(z.object({ context: visitorContext.optional() }), request)
     const { conv, created } = await support.desk.open(caller, body.context)
     return await reply.code(created ? 201 : 200).send(conv)
   })
 
   app.get('/api/v1/support/conversations', async (request) => {
-    const caller = await requirePrincipal(tokens, request)
+    const caller = await requirePrincipal(principals, request)
     const { visitor, state } = parseQuery(listQuery, request)
     // Visitors see their own chats; agents and admins any visitor's (past chats of the same visitor).
     const who = caller.role === 'visitor' ? caller.uid : visitor
@@ -35,34 +35,34 @@ export function supportRoutes (app: FastifyInstance, { tokens, support }: HttpDe
   })
 
   app.get('/api/v1/support/queue', async (request) => {
-    await requirePrincipal(tokens, request, STAFF)
+    await requirePrincipal(principals, request, STAFF)
     const open = await Promise.all((await support.store.openCids()).map(async (cid) => await support.conversations.get(cid)))
     return { waiting: open.filter((c) => c?.support?.state === 'waiting') }
   })
 
   app.get('/api/v1/agents/me', async (request) => {
-    const caller = await requirePrincipal(tokens, request, STAFF)
+    const caller = await requirePrincipal(principals, request, STAFF)
     return await support.desk.agent(caller.uid)
   })
 
   app.put('/api/v1/agents/me', async (request) => {
-    const caller = await requirePrincipal(tokens, request, STAFF)
+    const caller = await requirePrincipal(principals, request, STAFF)
     const { status, capacity } = parseBody(statusBody, request)
     return await support.desk.setStatus(caller, status, capacity)
   })
 
   app.get('/api/v1/agents', async (request) => {
-    await requirePrincipal(tokens, request, STAFF)
+    await requirePrincipal(principals, request, STAFF)
     return { agents: await support.store.listAgents() }
   })
 
   app.get('/api/v1/canned', async (request) => {
-    const caller = await requirePrincipal(tokens, request, STAFF)
+    const caller = await requirePrincipal(principals, request, STAFF)
     return { replies: (await support.store.listCanned()).filter((r) => r.owner === null || r.owner === caller.uid) }
   })
 
   app.post('/api/v1/canned', async (request, reply) => {
-    const caller = await requirePrincipal(tokens, request, STAFF)
+    const caller = await requirePrincipal(principals, request, STAFF)
     const { title, text, shared } = parseBody(cannedBody, request)
     if (shared && caller.role !== 'admin') throw new ImError('IM_ERR_FORBIDDEN', 'Only admins create shared replies.')
     const created = { id: randomUUID(), owner: shared ? null : caller.uid, title, text, createdAt: Date.now() }
@@ -71,7 +71,7 @@ export function supportRoutes (app: FastifyInstance, { tokens, support }: HttpDe
   })
 
   app.delete('/api/v1/canned/:id', async (request) => {
-    const caller = await requirePrincipal(tokens, request, STAFF)
+    const caller = await requirePrincipal(principals, request, STAFF)
     const { id } = parseParams(z.object({ id: z.string().min(1).max(64) }), request)
     const existing = (await support.store.listCanned()).find((r) => r.id === id)
     if (!existing) throw new ImError('IM_ERR_NOT_FOUND')

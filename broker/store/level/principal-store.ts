@@ -26,6 +26,14 @@ export class LevelPrincipalStore implements PrincipalStore {
     await this.#lock.run(record.uid, async () => { await this.#db.put(record.uid, record) })
   }
 
+  async delete (uid: string): Promise<boolean> {
+    return await this.#lock.run(uid, async () => {
+      if (await this.#db.get(uid) === undefined) return false
+      await this.#db.del(uid)
+      return true
+    })
+  }
+
   async list (filter: { role?: PrincipalRecord['role'] } = {}): Promise<PrincipalRecord[]> {
     const out: PrincipalRecord[] = []
     for await (const record of this.#db.values()) {
@@ -47,6 +55,10 @@ export class LevelSiteStore implements SiteStore {
   }
 
   async create (record: SiteRecord): Promise<void> {
+    await this.#db.put(record.siteKey, record)
+  }
+
+  async put (record: SiteRecord): Promise<void> {
     await this.#db.put(record.siteKey, record)
   }
 
