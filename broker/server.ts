@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs'
 import type { Server as NetServer, AddressInfo } from 'node:net'
 import { Aedes, type Client } from 'aedes'
 import type { FastifyInstance } from 'fastify'
+import { isImNamespace } from '../shared/topics.js'
 import { Acl } from './acl/acl.js'
 import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
@@ -25,11 +26,15 @@ import { HookAdapter } from './hooks/adapt.js'
 import { createAuthenticate } from './hooks/authenticate.js'
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe } from './hooks/authorize.js'
 import { buildHttpApp, type HttpDeps } from './http/app.js'
+import { createRateLimits } from './limits/rate-limits.js'
+import { RetainedBudget } from './limits/retained-budget.js'
+import { SubscriptionCap } from './limits/subscription-cap.js'
 import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
 import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
 import { ResumeGate } from './persistence/resume-gate.js'
+import { SessionExpiry } from './persistence/session-expiry.js'
 import { createCommandParser } from './im/commands.js'
 import { ConversationService } from './im/conversations.js'
 import { createEventPublisher } from './im/events.js'
@@ -48,6 +53,8 @@ import { CachedPrincipalStore } from './principals/cached-store.js'
 import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
+import { LevelSessionStore } from './store/level/session-store.js'
+import { parseTrustProxy } from './transport/client-address.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
 /** Principals are read on every request and CONNECT; another node's change shows within ttlMs. */
@@ -83,12 +90,14 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   const apps: FastifyInstance[] = []
   let aedes: Aedes | undefined
   let handle: ConnectionHandler | undefined
+  let sessions: SessionExpiry | undefined
   /** IM parts that finish their work before the broker closes (commands in flight, presence). */
   const quiesce: Array<() => Promise<void>> = []
   const shutdown = async (): Promise<void> => {
     const stopped = listeners.map(closeNet)
     await Promise.all(quiesce.map(async (step) => { await step() }))
     if (aedes) await closeAedes(aedes)
+    await sessions?.stop() // the records of the connections aedes just closed are written
     handle?.destroyAll()
     await Promise.all([...stopped, ...apps.map(closeHttp)])
     await root.close()
@@ -96,7 +105,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   try {
     const stores = { principals: new CachedPrincipalStore(new LevelPrincipalStore(root), PRINCIPAL_CACHE), sites: new LevelSiteStore(root) }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
-    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, now })
+    const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }))
+    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now })
     // Bound late: closing a principal's connections needs the broker, built further down.
     const revoked: { close?: (uid: string, reason: RevokeReason) => void } = {}
     const admin = new PrincipalAdmin({ ...stores, now, onAccessRevoked: (uid, reason) => revoked.close?.(uid, reason) })
@@ -107,15 +117,24 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     }
 
     const acl = new Acl(generic)
+    const retained = new RetainedBudget({
+      maxMessages: config.RETAINED_MAX_MESSAGES,
+      maxBytes: config.RETAINED_MAX_BYTES,
+      onUsage: ({ messages, bytes }) => { metrics.retainedMessages.set(messages); metrics.retainedBytes.set(bytes) }
+    })
     const resume = new ResumeGate()
     // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
     const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
-      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '' }),
+      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '', admitConnect: limits.connect }),
       authorizePublish: createAuthorizePublish(acl, async (caller, payload) => { await late.outbox?.handle(caller, payload) }),
       authorizeSubscribe: createAuthorizeSubscribe(acl),
       authorizeForward: createAuthorizeForward(acl)
-    }, log, metrics, resume)
+    }, log, metrics, resume, {
+      subscriptions: new SubscriptionCap(config.MAX_SUBSCRIPTIONS_PER_CLIENT),
+      retained,
+      sessionExists: async (clientId) => await sessions?.exists(clientId) ?? false
+    })
 
     const queueLog = log.child({ part: 'queue' })
     const persistence = new BoundedLevelPersistence(root, {
@@ -134,28 +153,42 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       id: `b${String(now()).padStart(15, '0')}${randomBytes(3).toString('hex')}`,
       persistence,
       connectTimeout: config.CONNECT_TIMEOUT_MS,
+      maxTopicLevels: config.MAX_TOPIC_LEVELS, // the guard refuses deeper SUBSCRIBE filters first (transport/deep-filters.ts)
       ...adapter.aedesOptions()
     })
     aedes = broker
+    await countRetained(persistence, retained)
     ackAfterStore(broker) // PUBACK only once the offline queues hold the message [IM-Q-5]
     trackClients(broker, metrics, log)
     revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
 
     const imStores = openImStores(root)
     const events = createEventPublisher(broker)
-    const conversations = new ConversationService({ conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now })
+    const conversations = new ConversationService({
+      conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now,
+      limits: { maxGroupMembers: config.MAX_GROUP_MEMBERS, maxPendingGroups: config.MAX_PENDING_GROUPS, admitCreate: limits.newConversation }
+    })
     const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
     const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
     const supportStore = new LevelSupportStore(root)
     const announcer = new Announcer({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, now })
     const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, isOpen: parseBusinessHours(config.BUSINESS_HOURS, config.BUSINESS_TIMEZONE), now })
     late.outbox = new Outbox({
-      parse: createCommandParser({ commandMaxBytes: config.COMMAND_MAX_BYTES, messageMaxChars: config.MESSAGE_MAX_CHARS }),
-      messages, receipts, desk, events, log: log.child({ part: 'im' }),
+      parse: createCommandParser({ commandMaxBytes: config.COMMAND_MAX_BYTES, commandMaxDepth: config.COMMAND_MAX_DEPTH, messageMaxChars: config.MESSAGE_MAX_CHARS }),
+      messages, receipts, desk, events, log: log.child({ part: 'im' }), admit: limits.command,
       onCommand: (op, outcome) => metrics.imCommands.inc({ op, outcome })
     })
     const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
     await presence.resetStale()
+    sessions = new SessionExpiry({
+      aedes: broker, store: new LevelSessionStore(root), persistence,
+      whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
+      expiryMs: (role) => (role === 'visitor' ? config.SESSION_EXPIRY_VISITOR_SECONDS : config.SESSION_EXPIRY_SECONDS) * 1000,
+      sweepMs: config.SESSION_SWEEP_SECONDS * 1000, now, log: log.child({ part: 'sessions' }),
+      onExpired: (role) => metrics.sessionsExpired.inc({ role }),
+      onSwept: (kept) => metrics.sessionsStored.set(kept)
+    })
+    await sessions.start()
     const idle = new IdleRelease({
       aedes: broker, whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
       desk, conversations: imStores.conversations, messages: imStores.messages, support: supportStore,
@@ -167,17 +200,18 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await desk.rebalance()
     quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.idle() })
 
-    const handler = createConnectionHandler(broker, config.MAX_PACKET_BYTES, log.child({ part: 'transport' }), metrics)
+    const trustProxy = parseTrustProxy(config.TRUST_PROXY)
+    const handler = createConnectionHandler(broker, { maxPacketBytes: config.MAX_PACKET_BYTES, maxTopicLevels: config.MAX_TOPIC_LEVELS }, log.child({ part: 'transport' }), metrics, trustProxy)
     handle = handler
     const tls = loadTls(config)
     const started = Date.now()
     const httpDeps: HttpDeps = {
-      principals, admin, stores, metrics, log,
+      principals, admin, stores, metrics, log, limits,
       im: { conversations, messages: imStores.messages },
       support: { desk, store: supportStore, conversations: imStores.conversations },
       health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
     }
-    const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS }
+    const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS, trustProxy, ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}) }
     // A WebSocket frame carries one MQTT packet or part of one; allow a little framing slack.
     const wsMax = config.MAX_PACKET_BYTES + 1024
 
@@ -225,6 +259,13 @@ function closeConnectionsOf (aedes: Aedes, uid: string, uidOf: (client: Client) 
     if (uidOf(client) !== uid) continue
     log.info({ clientId: client.id, uid, reason }, 'closing the connection of a principal that lost its access')
     client.close()
+  }
+}
+
+/** Counts the retained messages outside `im/` already stored, against RETAINED_MAX_*. [IM-LIMIT-2] */
+async function countRetained (persistence: BoundedLevelPersistence, budget: RetainedBudget): Promise<void> {
+  for await (const packet of persistence.createRetainedStream('#') as AsyncIterable<{ topic: string, payload: Buffer }>) {
+    if (!isImNamespace(packet.topic)) budget.load(packet.topic, packet.payload.length)
   }
 }
 

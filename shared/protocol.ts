@@ -32,7 +32,14 @@ export interface Message {
   editedAt?: number
 }
 
-export interface Member { uid: string, role: 'owner' | 'member', joinedAt: number, readSeq: number }
+export interface Member {
+  uid: string
+  role: 'owner' | 'member'
+  joinedAt: number
+  readSeq: number
+  /** added to a group by someone else and not yet accepted (by reading or writing in it) [IM-CONV-2] */
+  pending?: boolean
+}
 
 export interface Conversation {
   cid: string

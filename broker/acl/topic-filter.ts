@@ -3,9 +3,12 @@
  * pattern cover (contain) a whole subscription filter.
  */
 
-/** [MQTT-4.7.1-2], [MQTT-4.7.1-3]: `#` only last and alone in its level, `+` alone in its level. */
+/**
+ * [MQTT-4.7.1-2], [MQTT-4.7.1-3]: `#` only last and alone in its level, `+` alone in its level;
+ * [MQTT-1.5.3-2] no U+0000 (the packet guard's placeholders for too-deep filters hold one).
+ */
 export function isValidFilter (filter: string): boolean {
-  if (filter.length === 0) return false
+  if (filter.length === 0 || filter.includes('\u0000')) return false
   const levels = filter.split('/')
   return levels.every((level, i) => {
     if (level.includes('#')) return level === '#' && i === levels.length - 1

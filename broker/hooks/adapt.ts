@@ -4,17 +4,31 @@
  */
 import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client } from 'aedes'
 import { ERRORS, ImError } from '../../shared/errors.js'
+import { isImNamespace } from '../../shared/topics.js'
 import { matches } from '../acl/topic-filter.js'
+import type { RetainedBudget } from '../limits/retained-budget.js'
+import type { SubscriptionCap } from '../limits/subscription-cap.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { ResumeGate } from '../persistence/resume-gate.js'
+import { addressOf } from '../transport/client-address.js'
+import { markSessionPresent } from '../transport/packet-guard.js'
 import type { BrokerHooks, ClientContext } from './types.js'
+
+/** Per-client and broker-wide ceilings the hooks apply. [IM-LIMIT-2] */
+export interface AdapterLimits {
+  subscriptions: SubscriptionCap
+  retained: RetainedBudget
+  /** does a persistent session exist for this client id (session-expiry.ts)? */
+  sessionExists: (clientId: string) => Promise<boolean>
+}
 
 type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>
 
 /** CONNACK return codes for the errors `authenticate` may throw. [MQTT-3.2.2-3] */
-const CONNACK_CODE: Partial<Record<ImError['code'], 2 | 4 | 5>> = {
-  IM_ERR_IDENTIFIER_REJECTED: 2
+const CONNACK_CODE: Partial<Record<ImError['code'], 2 | 3 | 4 | 5>> = {
+  IM_ERR_IDENTIFIER_REJECTED: 2,
+  IM_ERR_RATE_LIMITED: 3 // server unavailable: well-behaved clients back off and retry
 }
 
 export class HookAdapter {
@@ -25,12 +39,14 @@ export class HookAdapter {
   readonly #metrics: Metrics
 
   readonly #resume: ResumeGate
+  readonly #limits: AdapterLimits
 
-  constructor (hooks: BrokerHooks, log: Logger, metrics: Metrics, resume: ResumeGate) {
+  constructor (hooks: BrokerHooks, log: Logger, metrics: Metrics, resume: ResumeGate, limits: AdapterLimits) {
     this.#hooks = hooks
     this.#log = log
     this.#metrics = metrics
     this.#resume = resume
+    this.#limits = limits
   }
 
   contextOf (client: Client): ClientContext | undefined {
@@ -41,11 +57,16 @@ export class HookAdapter {
     return {
       preConnect: (client, packet, done) => {
         if (packet.clientId === '') this.#emptyClientId.add(client)
-        done(null, true)
+        if (packet.clean !== false || packet.clientId === '') { done(null, true); return }
+        this.#limits.sessionExists(packet.clientId).then((exists) => {
+          if (exists) markSessionPresent(client.conn) // [MQTT-3.2.2-2], also without subscriptions
+          done(null, true)
+        }, (err: unknown) => done(asImError(err, this.#log), false))
       },
 
       authenticate: (client, username, password, done) => {
-        this.#hooks.authenticate({ clientId: client.id, username, password, clean: client.clean, emptyClientId: this.#emptyClientId.has(client) })
+        const remoteAddress = addressOf(client.conn)
+        this.#hooks.authenticate({ clientId: client.id, username, password, clean: client.clean, emptyClientId: this.#emptyClientId.has(client), ...(remoteAddress ? { remoteAddress } : {}) })
           .then((context) => {
             this.#contexts.set(client, context)
             done(null, true)
@@ -66,6 +87,12 @@ export class HookAdapter {
         this.#hooks.authorizePublish(context, { topic: packet.topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain })
           .then(() => {
             this.#metrics.messagesIn.inc()
+            if (packet.retain && !isImNamespace(packet.topic) && !this.#limits.retained.admit(packet.topic, (packet.payload as Buffer).length)) {
+              // Delivered to the subscribers online now, not kept. [IM-LIMIT-2]
+              packet.retain = false
+              this.#metrics.limitRefusals.inc({ limit: 'retained' })
+              this.#log.warn({ clientId: client.id, uid: context.uid, topic: packet.topic }, 'retained message not kept: the retained store is full')
+            }
             done(null)
           }, (err: unknown) => {
             const error = asImError(err, this.#log)
@@ -77,9 +104,17 @@ export class HookAdapter {
 
       authorizeSubscribe: (client, subscription, done) => {
         const context = this.#contexts.get(client)
+        const cap = this.#limits.subscriptions
+        if (!cap.admit(client, subscription.topic)) {
+          this.#metrics.limitRefusals.inc({ limit: 'subscriptions' })
+          this.#log.info({ clientId: client.id, uid: context?.uid, filter: subscription.topic }, 'subscription refused: too many subscriptions')
+          done(null, null) // SUBACK 0x80 [IM-LIMIT-2]
+          return
+        }
         const decision = context ? this.#hooks.authorizeSubscribe(context, subscription.topic) : Promise.resolve(false)
         decision.then((allowed) => {
           if (allowed) { done(null, subscription); return }
+          cap.release(client, subscription.topic)
           this.#metrics.aclDenials.inc({ action: 'subscribe' })
           this.#log.info({ clientId: client.id, uid: context?.uid, filter: subscription.topic }, 'subscription refused')
           done(null, null) // SUBACK 0x80 for this filter; the others stand

@@ -6,11 +6,15 @@ export interface AuthenticateOptions {
   principals: PrincipalService
   /** anonymous clients (no username) may connect to use the generic namespace */
   allowAnonymous: boolean
+  /** counts one CONNECT from an address; throws `IM_ERR_RATE_LIMITED` (CONNACK 3) when over [IM-LIMIT-1] */
+  admitConnect?: (address: string) => Promise<void>
 }
 
 /** [IM-AUTH-1] `username` = uid, `password` = access token (or a device secret). */
-export function createAuthenticate ({ principals, allowAnonymous }: AuthenticateOptions): AuthenticateHook {
-  return async ({ clientId, username, password, clean, emptyClientId }) => {
+export function createAuthenticate ({ principals, allowAnonymous, admitConnect }: AuthenticateOptions): AuthenticateHook {
+  return async ({ clientId, username, password, clean, emptyClientId, remoteAddress }) => {
+    // Before any credential is checked: a device secret costs an argon2 verification.
+    if (admitConnect && remoteAddress) await admitConnect(remoteAddress)
     // [MQTT-3.1.3-8] a zero-length client id needs a clean session
     if (emptyClientId && !clean) throw new ImError('IM_ERR_IDENTIFIER_REJECTED')
     if (username === undefined && password === undefined) {

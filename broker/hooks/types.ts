@@ -21,6 +21,8 @@ export interface ConnectRequest {
   clean: boolean
   /** the CONNECT carried a zero-length client id (aedes then makes one up) */
   emptyClientId: boolean
+  /** where the connection comes from (a trusted proxy's forwarded address for WebSocket) */
+  remoteAddress?: string
 }
 
 export interface PublishRequest {

@@ -6,9 +6,11 @@
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
-import cors from '@fastify/cors'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import cors, { type FastifyCorsOptions } from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { ImError } from '../../shared/errors.js'
+import type { RateLimits } from '../limits/rate-limits.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { PrincipalAdmin } from '../principals/admin.js'
@@ -16,8 +18,9 @@ import type { PrincipalService } from '../principals/service.js'
 import type { ConversationService } from '../im/conversations.js'
 import type { ConversationStore, MessageStore, PrincipalStore, SiteStore, SupportStore } from '../store/ports.js'
 import type { SupportDesk } from '../support/desk.js'
+import { compileTrust, type TrustProxy } from '../transport/client-address.js'
 import { toImError, sendError } from './errors.js'
-import { adminRoutes } from './routes/admin.js'
+import { adminRoutes, looksLikeAdminPath } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { consoleRoutes } from './routes/console.js'
 import { widgetRoutes } from './routes/widget.js'
@@ -35,6 +38,7 @@ export interface HttpDeps {
   im: { conversations: ConversationService, messages: MessageStore }
   support: { desk: SupportDesk, store: SupportStore, conversations: ConversationStore }
   health: () => HealthStatus
+  limits: RateLimits
   log: Logger
 }
 
@@ -42,6 +46,9 @@ export interface HttpOptions {
   maxHeaderBytes: number
   maxBodyBytes: number
   corsOrigins: string
+  trustProxy: TrustProxy
+  /** bearer token for `/metrics`; without it, loopback only */
+  metricsToken?: string
   tls?: { key: Buffer, cert: Buffer }
   /** called for each upgrade request on `/mqtt` */
   onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -54,6 +61,8 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
     loggerInstance: log.child({ part: 'http' }, { level: log.levelVal > 40 ? log.level : 'warn' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
+    // request.ip: the peer, or the client a trusted proxy forwarded (TRUST_PROXY)
+    trustProxy: compileTrust(options.trustProxy),
     // Both servers take the same size cap on request headers; an oversized header set gets a 431.
     serverFactory: (handler) => options.tls
       ? createHttpsServer({ ...options.tls, maxHeaderSize: options.maxHeaderBytes }, handler) as unknown as Server
@@ -66,11 +75,16 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
     }
   })
 
-  await app.register(cors, {
-    origin: options.corsOrigins === '*' ? '*' : options.corsOrigins.split(',').map((o) => o.trim()),
-    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type'],
-    maxAge: 600
+  await app.register(cors, { delegator: corsPolicy(options.corsOrigins) })
+  // nosniff and a deny-everything CSP on every answer (JSON, errors, static files); the console
+  // and the widget set their own CSP for what they serve. No HSTS here: a TLS-terminating proxy
+  // in front decides that for the whole site.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] } },
+    crossOriginResourcePolicy: false, // the widget's chunks and the visitor API are fetched from other sites
+    crossOriginOpenerPolicy: false,
+    hsts: false
   })
 
   // The API speaks JSON only; any other body type is answered with IM_ERR_UNSUPPORTED_MEDIA_TYPE.
@@ -85,7 +99,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   await adminRoutes(app, deps)
   conversationRoutes(app, deps)
   supportRoutes(app, deps)
-  opsRoutes(app, deps)
+  opsRoutes(app, deps, options.metricsToken)
   consoleRoutes(app)
   widgetRoutes(app)
   app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics', console: '/console' }))
@@ -104,5 +118,22 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
 
 function rawResponse (status: number, error: ImError): string {
   const body = JSON.stringify({ error: error.toBody() })
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+}
+
+/**
+ * CORS [IM-HTTP-2]. Every route authenticates with a bearer token in the Authorization header,
+ * never a cookie, so a page on another origin cannot act with anyone's credentials: an open CORS
+ * policy gives nothing away, and the widget needs it to reach the visitor API from any site. So
+ * `CORS_ORIGINS` defaults to `*`. The admin API is the exception: it answers cross-origin
+ * requests only from origins listed explicitly, never under `*`.
+ */
+function corsPolicy (setting: string): (request: FastifyRequest, callback: (err: Error | null, options: FastifyCorsOptions) => void) => void {
+  const listed = setting === '*' ? [] : setting.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  const base: FastifyCorsOptions = { methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }
+  return (request, callback) => {
+    const admin = looksLikeAdminPath(request.url)
+    const origin = setting === '*' ? !admin && '*' : listed
+    callback(null, { ...base, origin })
+  }
 }

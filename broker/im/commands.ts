@@ -4,13 +4,14 @@
  */
 import { z } from 'zod'
 import { ImError } from '../../shared/errors.js'
+import { exceedsJsonDepth } from '../../shared/json-depth.js'
 import type { Command, SupportCommand } from '../../shared/protocol.js'
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_:.-]+$/, 'must be 1–64 of [A-Za-z0-9_:.-]')
 const cid = id
 const cmid = id
 
-export interface CommandLimits { commandMaxBytes: number, messageMaxChars: number }
+export interface CommandLimits { commandMaxBytes: number, messageMaxChars: number, commandMaxDepth: number }
 
 const short = (max: number) => z.string().max(max)
 /** The widget's page context; every field optional and bounded. */
@@ -50,9 +51,11 @@ export function createCommandParser (limits: CommandLimits): CommandParser {
   const byOp = schemas(limits)
   return (payload) => {
     if (payload.length > limits.commandMaxBytes) throw new ImError('IM_ERR_PAYLOAD_TOO_LARGE', `A command is limited to ${limits.commandMaxBytes} bytes.`)
+    const text = payload.toString('utf8')
+    if (exceedsJsonDepth(text, limits.commandMaxDepth)) throw new ImError('IM_ERR_BAD_REQUEST', `A command nests at most ${limits.commandMaxDepth} levels deep.`)
     let raw: unknown
     try {
-      raw = JSON.parse(payload.toString('utf8'))
+      raw = JSON.parse(text)
     } catch {
       throw new ImError('IM_ERR_INVALID_JSON')
     }

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { ImError } from '../../shared/errors.js'
 import type { Role } from '../../shared/identity.js'
-import type { Conversation, ConversationKind, ConversationSummary } from '../../shared/protocol.js'
+import type { Conversation, ConversationKind, ConversationSummary, Member } from '../../shared/protocol.js'
 import type { ConversationStore, MessageStore, PrincipalStore } from '../store/ports.js'
 import type { EventPublisher } from './events.js'
 
@@ -13,7 +13,17 @@ export interface Caller { uid: string, role: Role }
 
 /** Roles that may start conversations and manage groups; visitors and devices use support (later) or nothing. */
 const CHAT_ROLES: readonly Role[] = ['user', 'agent', 'admin']
-export const MAX_GROUP_MEMBERS = 500
+/** Roles others may add to a conversation; a visitor is reached through the support desk only. */
+const ADDABLE_ROLES: readonly Role[] = ['user', 'agent', 'admin', 'device']
+
+export interface ConversationLimits {
+  /** most members of a group [IM-CONV-2] */
+  maxGroupMembers: number
+  /** most groups one principal may have been added to without accepting them [IM-CONV-2] */
+  maxPendingGroups: number
+  /** counts one new conversation of `uid`; throws `IM_ERR_RATE_LIMITED` over the hourly quota */
+  admitCreate?: (uid: string) => Promise<void>
+}
 
 export interface ConversationDeps {
   conversations: ConversationStore
@@ -21,7 +31,11 @@ export interface ConversationDeps {
   principals: PrincipalStore
   events: EventPublisher
   now: () => number
+  limits: ConversationLimits
 }
+
+/** One page of `GET /api/v1/conversations`; `next` is the cursor of the following page. */
+export interface ConversationPage { conversations: ConversationSummary[], next?: string }
 
 export class ConversationService {
   readonly #deps: ConversationDeps
@@ -34,18 +48,30 @@ export class ConversationService {
   async create (caller: Caller, input: { kind: ConversationKind, members: string[], title?: string }): Promise<{ conv: Conversation, created: boolean }> {
     if (!CHAT_ROLES.includes(caller.role)) throw new ImError('IM_ERR_FORBIDDEN', 'This principal may not start conversations.')
     const uids = [...new Set([caller.uid, ...input.members])]
+    const { maxGroupMembers } = this.#deps.limits
     if (input.kind === 'direct' && uids.length !== 2) throw new ImError('IM_ERR_BAD_REQUEST', 'A direct conversation has exactly two different members.')
-    if (uids.length > MAX_GROUP_MEMBERS) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${MAX_GROUP_MEMBERS} members.`)
-    for (const uid of uids) {
-      if (!await this.#deps.principals.get(uid)) throw new ImError('IM_ERR_NOT_FOUND', `No principal ${uid}.`)
-    }
-    const now = this.#deps.now()
+    if (uids.length > maxGroupMembers) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${maxGroupMembers} members.`)
     const cid = input.kind === 'direct' ? directCid(uids) : `g_${randomBytes(12).toString('base64url')}`
+    if (input.kind === 'direct') {
+      const existing = await this.#deps.conversations.get(cid)
+      if (existing) return { conv: await this.requireMember(cid, caller.uid), created: false }
+    }
+    // Someone else's group is joined pending, until the member reads or writes in it. [IM-CONV-2]
+    const pending = input.kind === 'group' && caller.role !== 'admin'
+    for (const uid of uids) if (uid !== caller.uid) await this.#requireAddable(uid, pending)
+    await this.#deps.limits.admitCreate?.(caller.uid)
+    const now = this.#deps.now()
     const conv: Conversation = {
       cid,
       kind: input.kind,
       ...(input.title ? { title: input.title } : {}),
-      members: uids.map((uid) => ({ uid, role: input.kind === 'group' && uid === caller.uid ? 'owner' : 'member', joinedAt: now, readSeq: 0 })),
+      members: uids.map((uid) => ({
+        uid,
+        role: input.kind === 'group' && uid === caller.uid ? 'owner' : 'member',
+        joinedAt: now,
+        readSeq: 0,
+        ...(pending && uid !== caller.uid ? { pending: true } : {})
+      })),
       createdAt: now,
       createdBy: caller.uid,
       lastSeq: 0
@@ -75,26 +101,42 @@ export class ConversationService {
     throw new ImError('IM_ERR_NOT_MEMBER')
   }
 
-  async listFor (uid: string): Promise<ConversationSummary[]> {
-    const cids = await this.#deps.conversations.cidsOf(uid)
-    const summaries = await Promise.all(cids.map(async (cid) => {
+  /**
+   * One page of `uid`'s conversations in cid order (a stable cursor: conversations created or
+   * joined meanwhile do not shift the pages), each with its last message and unread count.
+   */
+  async listFor (uid: string, page: { cursor?: string, limit: number }): Promise<ConversationPage> {
+    const cids = await this.#deps.conversations.cidsOf(uid, { ...(page.cursor ? { after: page.cursor } : {}), limit: page.limit + 1 })
+    const more = cids.length > page.limit
+    const mine = cids.slice(0, page.limit)
+    const summaries = await Promise.all(mine.map(async (cid) => {
       const conv = await this.#deps.conversations.get(cid)
       if (!conv) return undefined
       const member = conv.members.find((m) => m.uid === uid)
       const lastMessage = conv.lastSeq > 0 ? (await this.#deps.messages.last(cid)) ?? null : null
       return { ...conv, lastMessage, unread: Math.max(0, conv.lastSeq - (member?.readSeq ?? 0)) }
     }))
-    const activity = (s: ConversationSummary): number => s.lastMessage?.ts ?? s.createdAt
-    return summaries.filter((s): s is ConversationSummary => s !== undefined).sort((a, b) => activity(b) - activity(a))
+    return {
+      conversations: summaries.filter((s): s is ConversationSummary => s !== undefined),
+      ...(more ? { next: mine.at(-1) } : {})
+    }
+  }
+
+  /** A pending member who reads or writes in a group has accepted it. [IM-CONV-2] */
+  async acceptIfPending (conv: Conversation, uid: string): Promise<void> {
+    if (conv.members.find((m) => m.uid === uid)?.pending !== true) return
+    await this.#deps.conversations.update(conv.cid, (c) => ({ ...c, members: c.members.map((m) => m.uid === uid ? withoutPending(m) : m) }))
   }
 
   async addMember (caller: Caller, cid: string, uid: string): Promise<Conversation> {
     const conv = await this.#requireManager(caller, cid)
-    if (!await this.#deps.principals.get(uid)) throw new ImError('IM_ERR_NOT_FOUND', `No principal ${uid}.`)
-    if (conv.members.length >= MAX_GROUP_MEMBERS) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${MAX_GROUP_MEMBERS} members.`)
     if (conv.members.some((m) => m.uid === uid)) return conv
+    const pending = caller.role !== 'admin'
+    await this.#requireAddable(uid, pending)
+    const { maxGroupMembers } = this.#deps.limits
+    if (conv.members.length >= maxGroupMembers) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${maxGroupMembers} members.`)
     // A new member starts with everything before it read: its unread count begins at zero.
-    const next = await this.#deps.conversations.addMember(cid, { uid, role: 'member', joinedAt: this.#deps.now(), readSeq: conv.lastSeq })
+    const next = await this.#deps.conversations.addMember(cid, { uid, role: 'member', joinedAt: this.#deps.now(), readSeq: conv.lastSeq, ...(pending ? { pending: true } : {}) })
     await this.#deps.events.toInboxes(next.members.map((m) => m.uid), { ev: 'conv', type: 'member-added', conv: next, uid })
     return next
   }
@@ -108,6 +150,19 @@ export class ConversationService {
     return next
   }
 
+  /**
+   * May `uid` be added by someone else? The same answer for a uid that does not exist, one of a
+   * role nobody may add (visitors) and one with too many groups pending, so the API does not tell
+   * which uids exist. [IM-CONV-2]
+   */
+  async #requireAddable (uid: string, pending: boolean): Promise<void> {
+    const principal = await this.#deps.principals.get(uid)
+    const full = async (): Promise<boolean> => pending && await this.#deps.conversations.pendingCount(uid) >= this.#deps.limits.maxPendingGroups
+    if (!principal || principal.disabled === true || !ADDABLE_ROLES.includes(principal.role) || await full()) {
+      throw new ImError('IM_ERR_FORBIDDEN', `${uid} cannot be added to a conversation.`)
+    }
+  }
+
   async #requireManager (caller: Caller, cid: string): Promise<Conversation> {
     const conv = await this.#deps.conversations.get(cid)
     if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
@@ -116,6 +171,10 @@ export class ConversationService {
     if (!isOwner && caller.role !== 'admin') throw new ImError('IM_ERR_FORBIDDEN', 'Only the group owner or an admin may change members.')
     return conv
   }
+}
+
+function withoutPending ({ pending: _pending, ...member }: Member): Member {
+  return member
 }
 
 /** One direct conversation per pair: its id is derived from the two uids. */

@@ -44,6 +44,7 @@ export class MessageService {
         run: async (s) => {
           s.conv = await deps.conversations.requireMember(s.command.cid, s.caller.uid)
           if (s.conv.support?.state === 'closed') throw new ImError('IM_ERR_CONVERSATION_CLOSED')
+          await deps.conversations.acceptIfPending(s.conv, s.caller.uid)
         }
       },
       {

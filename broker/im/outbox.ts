@@ -2,7 +2,8 @@
  * The command dispatcher for `im/u/{uid}/out`: parse, then one exhaustive switch over `op`.
  * Commands of one principal run one after the other, in arrival order. A command that fails
  * becomes an `error` event on the sender's inbox — the connection stays — except an unexpected
- * internal failure, which also withholds the PUBACK. [IM-CMD-1]
+ * internal failure, which the first time also withholds the PUBACK (see repeated-failures.ts).
+ * [IM-CMD-1]
  */
 import { ImError } from '../../shared/errors.js'
 import type { Command, SupportCommand } from '../../shared/protocol.js'
@@ -14,6 +15,7 @@ import type { Caller } from './conversations.js'
 import type { EventPublisher } from './events.js'
 import type { MessageService } from './messages.js'
 import type { ReceiptService } from './receipts.js'
+import { RepeatedFailures } from './repeated-failures.js'
 
 export interface OutboxDeps {
   parse: CommandParser
@@ -22,13 +24,16 @@ export interface OutboxDeps {
   desk: SupportDesk
   events: EventPublisher
   log: Logger
-  onCommand?: (op: string, outcome: 'ok' | 'error') => void
+  /** counts one command of `uid`; throws `IM_ERR_RATE_LIMITED` when over the rate [IM-LIMIT-1] */
+  admit?: (uid: string) => void
+  onCommand?: (op: string, outcome: 'ok' | 'error' | 'internal') => void
 }
 
 export class Outbox {
   readonly #deps: OutboxDeps
   readonly #serial = new KeyedLock()
   readonly #inFlight = new Set<Promise<void>>()
+  readonly #failures = new RepeatedFailures()
 
   constructor (deps: OutboxDeps) {
     this.#deps = deps
@@ -51,20 +56,35 @@ export class Outbox {
   }
 
   async #handle (caller: Caller, payload: Buffer): Promise<void> {
+    // The rate is counted on arrival; the refusal is reported in order with the other commands.
+    const limited = this.#admit(caller.uid)
     await this.#serial.run(caller.uid, async () => {
       let command: Command | SupportCommand | undefined
       try {
+        if (limited) throw limited // nothing is parsed or stored; the PUBACK still goes out
         command = this.#deps.parse(payload)
         await this.#dispatch(caller, command)
         this.#deps.onCommand?.(command.op, 'ok')
+        this.#failures.succeeded(caller.uid, cmidOf(command), payload)
       } catch (err) {
-        const error = err instanceof ImError ? err : this.#internal(err, caller)
-        const ids = command ? { op: command.op, ...('cmid' in command && command.cmid ? { cmid: command.cmid } : {}) } : salvageIds(payload)
-        this.#deps.onCommand?.(command?.op ?? 'invalid', 'error')
+        const ids = command ? { op: command.op, ...(cmidOf(command) ? { cmid: cmidOf(command) } : {}) } : salvageIds(payload)
+        const op = command?.op ?? 'invalid'
+        if (err instanceof ImError) {
+          this.#deps.onCommand?.(op, 'error')
+          await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: err.code, message: err.message, ...ids })
+          return
+        }
+        this.#deps.onCommand?.(op, 'internal')
+        const giveUp = this.#failures.failedBefore(caller.uid, ids.cmid, payload)
+        this.#deps.log.error({ err, uid: caller.uid, ...ids }, giveUp
+          ? 'command failed again; acknowledged with an error so the client moves on'
+          : 'command failed; not acknowledged, the client sends it again')
+        const error = new ImError('IM_ERR_INTERNAL')
         await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: error.code, message: error.message, ...ids })
-        // An unexpected failure (e.g. the store) must not be acknowledged: the client is
-        // disconnected without a PUBACK and sends the command again. [IM-ACK-1]
-        if (!(err instanceof ImError)) throw err
+        // The first time, the PUBACK is withheld: the client is disconnected and sends the command
+        // again, which heals a passing fault (the store was away). [IM-ACK-1] The second time it is
+        // acknowledged, so one bad command cannot block everything queued behind it. [IM-ACK-2]
+        if (!giveUp) throw err
       }
     })
   }
@@ -90,8 +110,18 @@ export class Outbox {
     }
   }
 
-  #internal (err: unknown, caller: Caller): ImError {
-    this.#deps.log.error({ err, uid: caller.uid }, 'command failed')
-    return new ImError('IM_ERR_INTERNAL')
+  #admit (uid: string): ImError | undefined {
+    try {
+      this.#deps.admit?.(uid)
+      return undefined
+    } catch (err) {
+      if (err instanceof ImError) return err
+      throw err
+    }
   }
+
+}
+
+function cmidOf (command: Command | SupportCommand): string | undefined {
+  return 'cmid' in command && command.cmid ? command.cmid : undefined
 }

@@ -22,6 +22,7 @@ export class ReceiptService {
   /** Moves the caller's read position forward; every member hears of it. */
   async read (caller: Caller, { cid, seq }: ReadCommand): Promise<number> {
     const conv = await this.#deps.conversations.requireMember(cid, caller.uid)
+    await this.#deps.conversations.acceptIfPending(conv, caller.uid)
     const position = await this.#deps.store.markRead(cid, caller.uid, seq)
     await this.#deps.events.toInboxes(memberUids(conv), { ev: 'read', cid, uid: caller.uid, seq: position })
     return position

@@ -18,8 +18,14 @@ export function createMetrics () {
     authFailures: new Counter({ name: 'mqtt_auth_failures_total', help: 'Refused CONNECTs, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     aclDenials: new Counter({ name: 'mqtt_acl_denials_total', help: 'Refused SUBSCRIBE filters and PUBLISH topics', labelNames: ['action'] as const, registers: [registry] }),
     queueDrops: new Counter({ name: 'mqtt_queue_dropped_total', help: 'Messages not kept in an offline queue, by reason (full, expired)', labelNames: ['reason'] as const, registers: [registry] }),
-    protocolErrors: new Counter({ name: 'mqtt_protocol_errors_total', help: 'Connections closed for malformed or oversized packets, by reason', labelNames: ['reason'] as const, registers: [registry] }),
-    imCommands: new Counter({ name: 'im_commands_total', help: 'IM commands handled, by op and outcome (ok, error)', labelNames: ['op', 'outcome'] as const, registers: [registry] }),
+    protocolErrors: new Counter({ name: 'mqtt_protocol_errors_total', help: 'Connections closed for malformed or oversized packets, by reason (filter-too-many-levels: a SUBSCRIBE filter refused with 0x80, the connection kept)', labelNames: ['reason'] as const, registers: [registry] }),
+    imCommands: new Counter({ name: 'im_commands_total', help: 'IM commands handled, by op and outcome (ok, error: refused with a code, internal: failed unexpectedly)', labelNames: ['op', 'outcome'] as const, registers: [registry] }),
+    limitRefusals: new Counter({ name: 'mqtt_limit_refusals_total', help: 'Subscriptions refused and retained messages not kept because a ceiling was reached, by limit (subscriptions, retained)', labelNames: ['limit'] as const, registers: [registry] }),
+    retainedMessages: new Gauge({ name: 'mqtt_retained_messages', help: 'Retained messages outside im/ (counted against RETAINED_MAX_MESSAGES)', registers: [registry] }),
+    retainedBytes: new Gauge({ name: 'mqtt_retained_bytes', help: 'Payload bytes of the retained messages outside im/ (counted against RETAINED_MAX_BYTES)', registers: [registry] }),
+    sessionsExpired: new Counter({ name: 'mqtt_sessions_expired_total', help: 'Persistent sessions dropped after going unused for their expiry, by role', labelNames: ['role'] as const, registers: [registry] }),
+    sessionsStored: new Gauge({ name: 'mqtt_sessions_stored', help: 'Persistent sessions kept (online and offline), as of the last sweep', registers: [registry] }),
+    rateLimited: new Counter({ name: 'im_rate_limited_total', help: 'Requests, commands and CONNECTs refused by a rate limit, by limit', labelNames: ['limit'] as const, registers: [registry] }),
     httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] })
   }
   return m

@@ -9,6 +9,13 @@ declare module 'aedes-persistence-level/asyncPersistence.js' {
     outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<unknown>
     outgoingStream (client: { id: string }): Readable
     createRetainedStream (pattern: string): Readable
+    createRetainedStreamCombi (patterns: string[]): Readable
+    subscriptionsByTopic (topic: string): Promise<Array<{ clientId: string, topic: string, qos: number }>>
+    subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string, qos: number }>>
+    cleanSubscriptions (client: { id: string }): Promise<void>
+    cleanIncoming (client: { id: string }): Promise<void>
+    delWill (client: { id: string }): Promise<unknown>
+    storeRetained (packet: { topic: string, payload: Buffer, retain: boolean, qos: number, cmd: 'publish' }): Promise<void>
     destroy (): Promise<void>
   }
 }

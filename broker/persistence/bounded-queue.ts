@@ -15,6 +15,7 @@ import { Readable } from 'node:stream'
 import type { AbstractSublevel } from 'abstract-level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { RootDb } from '../store/level/open.js'
+import { retainedForPatterns, subscriptionsForTopic } from './dollar-topics.js'
 import type { ResumeGate } from './resume-gate.js'
 
 type Sublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>
@@ -75,10 +76,47 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     return removed
   }
 
+  /** [MQTT-4.7.2-1] no `$` topic for `#` or `+/…` (see dollar-topics.ts). */
+  override createRetainedStreamCombi (patterns: string[]): Readable {
+    return Readable.from(retainedForPatterns(patterns, super.createRetainedStreamCombi(patterns) as AsyncIterable<{ topic: string }>))
+  }
+
+  /** [MQTT-4.7.2-1] no `$` topic queued for `#` or `+/…` (see dollar-topics.ts). */
+  override async subscriptionsByTopic (topic: string): Promise<Array<{ clientId: string, topic: string, qos: number }>> {
+    return await subscriptionsForTopic(topic, await super.subscriptionsByTopic(topic), (id) => super.subscriptionsByClient({ id }))
+  }
+
   /** The client's queue, oldest first, without the messages that expired while it waited. */
   override outgoingStream (client: { id: string, clean?: boolean }): Readable {
     const stored = this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>)
     return Readable.from(this.#options.resume.stream(client.id, stored, client.clean === false))
+  }
+
+  /**
+   * Forgets everything kept for an expired persistent session: its subscriptions, its queue (and
+   * its index), its half-done QoS 2 receipts and its will. [IM-SESSION-1]
+   */
+  async dropSession (clientId: string): Promise<void> {
+    const id = encodeURIComponent(clientId)
+    await this.cleanSubscriptions({ id: clientId })
+    await this.#mqtt.clear({ gte: `outgoing:${id}:`, lt: `outgoing:${id};` })
+    await this.#mqtt.clear({ gte: `outgoing-id:${id}:`, lt: `outgoing-id:${id};` })
+    await this.#index.clear({ gte: `${id}:`, lt: `${id};` })
+    this.#counts.delete(clientId)
+    await this.cleanIncoming({ id: clientId })
+    await this.delWill({ id: clientId })
+  }
+
+  /** The client ids that have subscriptions or queued messages stored (sessions kept from earlier runs). */
+  async storedClientIds (): Promise<Set<string>> {
+    const ids = new Set<string>()
+    for (const prefix of ['subscriptions:', 'outgoing:']) {
+      for await (const key of this.#mqtt.keys({ gte: prefix, lt: `${prefix.slice(0, -1)};` })) {
+        const id = key.slice(prefix.length, key.indexOf(':', prefix.length))
+        ids.add(decodeURIComponent(id))
+      }
+    }
+    return ids
   }
 
   async * #fresh (clientId: string, packets: AsyncIterable<QueuedPacket>): AsyncGenerator<QueuedPacket> {

@@ -42,6 +42,8 @@ export interface PrincipalServiceDeps {
   tokens: TokenService
   /** how long after expiry a visitor token still proves the visitor's identity */
   visitorRenewSeconds: number
+  /** called before a new visitor identity is made; throws `IM_ERR_RATE_LIMITED` when the site has too many [IM-LIMIT-1] */
+  admitNewVisitor?: (siteKey: string) => Promise<void>
   now?: () => number
 }
 
@@ -131,6 +133,7 @@ export class PrincipalService {
       }
       // An unusable old token is not an error: the visitor simply starts over.
     }
+    await this.#deps.admitNewVisitor?.(site.siteKey)
     const now = this.#now()
     const record: PrincipalRecord = {
       uid: `v_${randomBytes(15).toString('base64url')}`,

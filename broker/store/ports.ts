@@ -70,8 +70,13 @@ export interface ConversationStore {
   /** Creates the conversation; resolves `false` (and changes nothing) when `cid` exists. */
   create (conversation: Conversation): Promise<boolean>
   get (cid: string): Promise<Conversation | undefined>
-  /** cids of the conversations `uid` is a member of (a key range, not a scan) */
-  cidsOf (uid: string): Promise<string[]>
+  /**
+   * cids of the conversations `uid` is a member of, in cid order (a key range, not a scan); with
+   * `page`, at most `limit` of them after the cid `after`.
+   */
+  cidsOf (uid: string, page?: { after?: string, limit?: number }): Promise<string[]>
+  /** how many groups `uid` was added to and has not accepted yet (members with `pending`) [IM-CONV-2] */
+  pendingCount (uid: string): Promise<number>
   addMember (cid: string, member: Member): Promise<Conversation>
   removeMember (cid: string, uid: string): Promise<Conversation>
   /** Moves `uid`'s read position forward to `seq` (never back, never past `lastSeq`); returns the new position. */
@@ -131,4 +136,30 @@ export interface SupportStore {
   putCanned (reply: CannedReply): Promise<void>
   deleteCanned (id: string): Promise<void>
   listCanned (): Promise<CannedReply[]>
+}
+
+// ---- MQTT sessions ----
+
+/**
+ * A persistent MQTT session (clean=false) the broker keeps for a client id: who owns it and when
+ * it was last connected, so sessions nobody resumes can expire. [IM-SESSION-1]
+ */
+export interface SessionRecord {
+  clientId: string
+  /** absent for anonymous clients of the generic namespace */
+  uid?: string
+  /** absent when unknown (anonymous, or a session older than this record) */
+  role?: Role
+  /** connected to a broker now */
+  online: boolean
+  /** when it last connected or disconnected (ms) */
+  lastSeen: number
+}
+
+export interface SessionStore {
+  get (clientId: string): Promise<SessionRecord | undefined>
+  put (record: SessionRecord): Promise<void>
+  delete (clientId: string): Promise<void>
+  /** every session record, in clientId order */
+  list (): AsyncIterable<SessionRecord>
 }

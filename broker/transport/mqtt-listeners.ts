@@ -11,7 +11,8 @@ import type { Aedes } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics, Transport } from '../ops/metrics.js'
-import { guardConnection } from './packet-guard.js'
+import { compileTrust, rememberAddress, requestAddress, type TrustProxy } from './client-address.js'
+import { closesConnection, guardConnection, type GuardRefusal } from './packet-guard.js'
 
 export interface ConnectionHandler {
   (raw: Duplex, transport: Transport, request?: IncomingMessage): void
@@ -19,19 +20,23 @@ export interface ConnectionHandler {
   destroyAll (): void
 }
 
-export function createConnectionHandler (aedes: Aedes, maxPacketBytes: number, log: Logger, metrics: Metrics): ConnectionHandler {
+/** `limits`: MAX_PACKET_BYTES and MAX_TOPIC_LEVELS, for the packet guard. */
+export function createConnectionHandler (aedes: Aedes, limits: { maxPacketBytes: number, maxTopicLevels: number }, log: Logger, metrics: Metrics, trust: TrustProxy = false): ConnectionHandler {
   const open = new Set<Duplex>()
+  const trusted = compileTrust(trust)
   const handle = (raw: Duplex, transport: Transport, request?: IncomingMessage): void => {
+    const address = request ? requestAddress(request, trusted) : (raw as Partial<Socket>).remoteAddress
     metrics.connections.inc({ transport })
     open.add(raw)
     raw.once('close', () => { open.delete(raw); metrics.connections.dec({ transport }) })
-    const refuse = (reason: string): void => {
+    const refuse = (reason: GuardRefusal): void => {
       metrics.protocolErrors.inc({ reason })
-      log.warn({ transport, reason, remote: remoteOf(raw, request) }, 'connection closed: malformed or oversized MQTT packet')
+      log.warn({ transport, reason, remote: address }, closesConnection(reason) ? 'connection closed: malformed or oversized MQTT packet' : 'topic filter refused: too many levels')
     }
     // A WebSocket frame above maxPayload is refused by ws itself, before the guard sees it.
     raw.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') refuse('too-large') })
-    const guarded = guardConnection(raw, { maxPacketBytes, onRefuse: refuse })
+    const guarded = guardConnection(raw, { ...limits, onRefuse: refuse })
+    rememberAddress(guarded, address)
     aedes.handle(guarded, request)
   }
   return Object.assign(handle, { destroyAll: () => { for (const raw of open) raw.destroy() } })
@@ -61,8 +66,4 @@ export function webSocketUpgrade (handle: ConnectionHandler, maxPayload: number,
       handle(stream, transport, request)
     })
   }
-}
-
-function remoteOf (raw: Duplex, request?: IncomingMessage): string | undefined {
-  return request?.socket.remoteAddress ?? (raw as Partial<Socket>).remoteAddress
 }

@@ -1,98 +1,78 @@
 /**
- * Checks on one complete MQTT 3.1.1 control packet, for the rules mqtt-packet leaves to the
- * server. Returns why the packet is malformed, or `null`. Each rule is tagged with the spec.
+ * Checks on one complete MQTT 3.1.1 control packet, for the rules mqtt-packet and aedes leave to
+ * the server. Returns why the packet is malformed, or `null`. Each rule is tagged with the spec.
  */
+import { checkConnect, type ConnectProblem } from './connect-check.js'
+import { PacketReader, topicLevels } from './packet-reader.js'
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+export type PacketProblem = ConnectProblem
+  | 'packet-id-zero' | 'reserved-flags' | 'publish-qos' | 'wrong-length' | 'no-topic-filter'
 
-export type PacketProblem =
-  | 'invalid-utf8' | 'null-character' | 'packet-id-zero' | 'will-qos' | 'truncated'
+export interface PacketLimits {
+  /** aedes' `maxTopicLevels`: a PUBLISH or will topic deeper than this closes the connection */
+  maxTopicLevels: number
+}
+
+/** aedes' own default and ceiling (qlobber's `max_words`). */
+export const DEFAULT_LIMITS: PacketLimits = { maxTopicLevels: 100 }
+
+const PUBLISH = 3
+const PUBREL = 6
+const SUBSCRIBE = 8
+const UNSUBSCRIBE = 10
 
 /** `packet` holds the whole packet; `bodyStart` is where the variable header begins. */
-export function checkPacket (packet: Uint8Array, bodyStart: number): PacketProblem | null {
+export function checkPacket (packet: Uint8Array, bodyStart: number, limits: PacketLimits = DEFAULT_LIMITS): PacketProblem | null {
   const type = (packet[0] as number) >> 4
-  const qos = ((packet[0] as number) >> 1) & 3
-  const reader = new Reader(packet, bodyStart)
+  const flags = (packet[0] as number) & 0x0f
+  const reader = new PacketReader(packet, bodyStart)
+  if (type !== PUBLISH && flags !== requiredFlags(type)) return 'reserved-flags'
   switch (type) {
-    case 1: return checkConnect(reader)
-    case 3: {
-      const topic = reader.string()
-      if (typeof topic !== 'object') return topic
-      if (qos > 0 && reader.u16() === 0) return 'packet-id-zero' // [MQTT-2.3.1-1]
-      return null
-    }
-    case 4: case 5: case 6: case 7: case 11:
+    case 1: return checkConnect(reader, limits.maxTopicLevels)
+    case PUBLISH: return checkPublish(reader, (flags >> 1) & 3, limits)
+    case 4: case 5: case PUBREL: case 7: case 11:
+      // PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK: remaining length 2 [MQTT-3.4.1] … [MQTT-3.11.1];
+      // anything else is malformed [MQTT-4.8.0-1]
+      if (reader.remaining() !== 2) return 'wrong-length'
       return reader.u16() === 0 ? 'packet-id-zero' : null // [MQTT-2.3.1-1]
-    case 8: case 10: {
-      if (reader.u16() === 0) return 'packet-id-zero' // [MQTT-2.3.1-1]
-      while (reader.remaining() > 0) {
-        const filter = reader.string()
-        if (typeof filter !== 'object') return filter
-        if (type === 8) reader.skip(1) // requested QoS; mqtt-packet checks its value
-      }
-      return null
-    }
+    case SUBSCRIBE: case UNSUBSCRIBE: return checkFilters(reader, type)
+    case 12: case 13: case 14:
+      // PINGREQ, PINGRESP, DISCONNECT have no variable header and no payload [MQTT-3.12.1] [MQTT-3.14.1]
+      return reader.remaining() === 0 ? null : 'wrong-length'
     default:
       return null
   }
 }
 
-function checkConnect (reader: Reader): PacketProblem | null {
-  const name = reader.string()
-  if (typeof name !== 'object') return name
-  const level = reader.u8()
-  if (level !== 3 && level !== 4) return null // the CONNACK answers an unsupported level [MQTT-3.1.2-2]
-  const flags = reader.u8()
-  if (flags === undefined) return 'truncated'
-  reader.skip(2) // keep alive
-  const willFlag = (flags & 0x04) !== 0
-  if (willFlag && ((flags >> 3) & 3) === 3) return 'will-qos' // [MQTT-3.1.2-14]
-  const clientId = reader.string()
-  if (typeof clientId !== 'object') return clientId
-  if (willFlag) {
-    const willTopic = reader.string()
-    if (typeof willTopic !== 'object') return willTopic
-    reader.binary()
-  }
-  if ((flags & 0x80) !== 0) {
-    const username = reader.string()
-    if (typeof username !== 'object') return username
-  }
+/**
+ * [MQTT-2.2.2-1] [MQTT-2.2.2-2] reserved fixed-header flags: 0010 for PUBREL [MQTT-3.6.1-1],
+ * SUBSCRIBE [MQTT-3.8.1-1] and UNSUBSCRIBE [MQTT-3.10.1-1], 0000 for every other type but PUBLISH.
+ */
+function requiredFlags (type: number): number {
+  return type === PUBREL || type === SUBSCRIBE || type === UNSUBSCRIBE ? 0b0010 : 0
+}
+
+function checkPublish (reader: PacketReader, qos: number, limits: PacketLimits): PacketProblem | null {
+  if (qos === 3) return 'publish-qos' // [MQTT-3.3.1-4]
+  const topic = reader.string()
+  if (typeof topic !== 'object') return topic
+  // aedes would close too; checked here so that the refusal is counted
+  if (topicLevels(topic.value) > limits.maxTopicLevels) return 'too-many-levels'
+  if (qos > 0 && reader.u16() === 0) return 'packet-id-zero' // [MQTT-2.3.1-1]
   return null
 }
 
-class Reader {
-  #pos: number
-  constructor (readonly buf: Uint8Array, start: number) { this.#pos = start }
-
-  remaining (): number { return this.buf.length - this.#pos }
-  skip (n: number): void { this.#pos += n }
-  u8 (): number | undefined { return this.#pos < this.buf.length ? this.buf[this.#pos++] : undefined }
-
-  u16 (): number | undefined {
-    if (this.#pos + 2 > this.buf.length) return undefined
-    const value = ((this.buf[this.#pos] as number) << 8) | (this.buf[this.#pos + 1] as number)
-    this.#pos += 2
-    return value
+/** SUBSCRIBE and UNSUBSCRIBE: a packet identifier, then one topic filter at least. */
+function checkFilters (reader: PacketReader, type: number): PacketProblem | null {
+  const packetId = reader.u16()
+  if (packetId === undefined) return 'truncated'
+  if (packetId === 0) return 'packet-id-zero' // [MQTT-2.3.1-1]
+  if (reader.remaining() === 0) return 'no-topic-filter' // [MQTT-3.8.3-3] [MQTT-3.10.3-2]
+  while (reader.remaining() > 0) {
+    const filter = reader.string()
+    if (typeof filter !== 'object') return filter
+    // the requested QoS; mqtt-packet checks its value [MQTT-3.8.3-4]
+    if (type === SUBSCRIBE && reader.u8() === undefined) return 'truncated'
   }
-
-  binary (): Uint8Array | 'truncated' {
-    const length = this.u16()
-    if (length === undefined || this.#pos + length > this.buf.length) return 'truncated'
-    const bytes = this.buf.subarray(this.#pos, this.#pos + length)
-    this.#pos += length
-    return bytes
-  }
-
-  /** A UTF-8 string: [MQTT-1.5.3-1] well-formed, no surrogates; [MQTT-1.5.3-2] no U+0000. */
-  string (): { value: string } | PacketProblem {
-    const bytes = this.binary()
-    if (bytes === 'truncated') return 'truncated'
-    if (bytes.includes(0)) return 'null-character'
-    try {
-      return { value: utf8.decode(bytes) }
-    } catch {
-      return 'invalid-utf8'
-    }
-  }
+  return null
 }

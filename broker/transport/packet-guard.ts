@@ -2,26 +2,44 @@
  * Sits between a raw connection (TCP socket, TLS socket, WebSocket stream) and aedes. It reads
  * only the MQTT framing: a packet larger than `maxPacketBytes` is refused as soon as its length
  * is known (before it is buffered), and each complete packet passes `checkPacket`. A refused
- * connection is closed — MQTT 3.1.1 has no way to say why [MQTT-4.8.0-1] — and the reason is
- * reported; every other connection is untouched. Bytes go through unchanged and in order.
+ * connection is closed — MQTT 3.1.1 has no way to say why [MQTT-4.8.0-1] — except that a CONNECT
+ * of an unsupported protocol level first gets CONNACK 0x01 [MQTT-3.1.2-2]; the reason is
+ * reported, and every other connection is untouched. Bytes go through unchanged and in order,
+ * but for SUBSCRIBE / UNSUBSCRIBE filters deeper than `maxTopicLevels` (see deep-filters.ts).
+ * On the way out, the chunks written in one corked batch leave as one write.
  */
 import { Duplex } from 'node:stream'
-import { checkPacket, type PacketProblem } from './packet-check.js'
+import { replaceDeepFilters } from './deep-filters.js'
+import { checkPacket, type PacketLimits, type PacketProblem } from './packet-check.js'
 
-export type GuardRefusal = PacketProblem | 'too-large' | 'bad-length'
+export type GuardRefusal = PacketProblem | 'too-large' | 'bad-length' | 'filter-too-many-levels'
 
-export interface GuardOptions {
+/** Does the refusal close the connection? A too-deep filter only gets SUBACK 0x80. */
+export function closesConnection (reason: GuardRefusal): boolean {
+  return reason !== 'filter-too-many-levels'
+}
+
+export interface GuardOptions extends PacketLimits {
   maxPacketBytes: number
   onRefuse: (reason: GuardRefusal) => void
 }
 
+/** CONNACK, return code 0x01: unacceptable protocol version [MQTT-3.2.2-3]. */
+const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01])
+
 export function guardConnection (raw: Duplex, options: GuardOptions): Duplex {
-  const framer = new Framer(options.maxPacketBytes)
+  const framer = new Framer(options)
   let refused = false
 
+  const connack = new ConnackFix()
   const guarded = new Duplex({
     read () { raw.resume() },
-    write (chunk: Buffer, _enc, cb) { raw.write(chunk, cb) },
+    write (chunk: Buffer, _enc, cb) { raw.write(connack.fix(chunk), cb) },
+    // mqtt-packet writes one packet as 5–6 small chunks between cork() and an uncork() on the
+    // next tick, and chunks also queue up while an earlier write is under way: they reach the
+    // connection as ONE write (one WebSocket message; one TCP segment for a small packet), so a
+    // reader never gets part of a packet on its own, and the system call is paid once.
+    writev (chunks, cb) { raw.write(connack.fix(joinChunks(chunks)), cb) },
     final (cb) { raw.end(); cb() },
     destroy (err, cb) { raw.destroy(err ?? undefined); cb(err) }
   })
@@ -33,38 +51,110 @@ export function guardConnection (raw: Duplex, options: GuardOptions): Duplex {
     if (result.refusal) {
       refused = true
       options.onRefuse(result.refusal)
-      raw.destroy()
+      if (result.answer) answerAndClose(raw, result.answer)
+      else raw.destroy()
     }
   })
+  fixes.set(guarded, connack)
   raw.on('end', () => guarded.push(null))
   raw.on('close', () => { if (!guarded.destroyed) guarded.destroy() })
   raw.on('error', (err) => guarded.destroy(err))
   return guarded
 }
 
-interface FramerResult { ready: Buffer, refusal?: GuardRefusal }
+const fixes = new WeakMap<Duplex, ConnackFix>()
+
+/**
+ * Says that the session of this connection's CONNECT exists, so its CONNACK must say Session
+ * Present = 1 [MQTT-3.2.2-2]. aedes knows a session only by its subscriptions and answers 0 for a
+ * persistent session that has none; the broker's session records know better (see
+ * persistence/session-expiry.ts).
+ */
+export function markSessionPresent (guarded: unknown): void {
+  if (typeof guarded === 'object' && guarded !== null) fixes.get(guarded as Duplex)?.mark()
+}
+
+/** Sets the Session Present flag of the first packet written, an accepting CONNACK, when marked. */
+class ConnackFix {
+  #pending = true
+  #present = false
+
+  mark (): void { this.#present = true }
+
+  fix (bytes: Buffer): Buffer {
+    if (!this.#pending) return bytes
+    this.#pending = false
+    // CONNACK: 0x20, remaining length 2, acknowledge flags, return code (0 = accepted)
+    if (!this.#present || bytes.length < 4 || bytes[0] !== 0x20 || bytes[1] !== 0x02 || bytes[3] !== 0x00 || bytes[2] === 0x01) return bytes
+    const fixed = Buffer.from(bytes)
+    fixed[2] = 0x01
+    return fixed
+  }
+}
+
+function joinChunks (chunks: ReadonlyArray<{ chunk: Buffer }>): Buffer {
+  return chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map(({ chunk }) => chunk))
+}
+
+/** Writes `answer`, then closes once it is handed to the connection. */
+function answerAndClose (raw: Duplex, answer: Buffer): void {
+  raw.end(answer, () => raw.destroy())
+}
+
+interface FramerResult { ready: Buffer, refusal?: GuardRefusal, answer?: Buffer }
 
 /** Splits the byte stream into packets; returns the bytes of whole, checked packets. */
 class Framer {
   #pending: Buffer = Buffer.alloc(0)
-  constructor (readonly maxPacketBytes: number) {}
+  #first = true
+  constructor (readonly options: GuardOptions) {}
 
   push (chunk: Buffer): FramerResult {
     const buf = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
+    const out = new Spans(buf)
     let offset = 0
     while (offset < buf.length) {
       const header = readFixedHeader(buf, offset)
-      if (header === 'bad-length') return { ready: buf.subarray(0, offset), refusal: 'bad-length' }
+      if (header === 'bad-length') return { ready: out.upTo(offset), refusal: 'bad-length' }
       if (header === null) break
       const total = header.headerLength + header.remainingLength
-      if (total > this.maxPacketBytes) return { ready: buf.subarray(0, offset), refusal: 'too-large' }
+      if (total > this.options.maxPacketBytes) return { ready: out.upTo(offset), refusal: 'too-large' }
       if (offset + total > buf.length) break
-      const problem = checkPacket(buf.subarray(offset, offset + total), header.headerLength)
-      if (problem) return { ready: buf.subarray(0, offset), refusal: problem }
+      const packet = buf.subarray(offset, offset + total)
+      const problem = checkPacket(packet, header.headerLength, this.options)
+      if (problem) return { ready: out.upTo(offset), refusal: problem, answer: this.#answerTo(problem) }
+      const rewritten = replaceDeepFilters(packet, header.headerLength, this.options.maxTopicLevels)
+      if (rewritten) {
+        out.replace(offset, offset + total, rewritten.packet)
+        for (let i = 0; i < rewritten.refused; i++) this.options.onRefuse('filter-too-many-levels')
+      }
+      this.#first = false
       offset += total
     }
     this.#pending = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset))
-    return { ready: buf.subarray(0, offset) }
+    return { ready: out.upTo(offset) }
+  }
+
+  /** [MQTT-3.1.2-2] a first packet, CONNECT, of a level we do not serve: CONNACK 0x01. (A second CONNECT only closes [MQTT-3.1.0-2].) */
+  #answerTo (problem: PacketProblem): Buffer | undefined {
+    return problem === 'unsupported-protocol-level' && this.#first ? CONNACK_UNACCEPTABLE_PROTOCOL : undefined
+  }
+}
+
+/** The bytes of `buf`, with some packets replaced: slices of `buf` while nothing is replaced. */
+class Spans {
+  readonly #parts: Buffer[] = []
+  #copiedTo = 0
+  constructor (readonly buf: Buffer) {}
+
+  replace (start: number, end: number, bytes: Buffer): void {
+    this.#parts.push(this.buf.subarray(this.#copiedTo, start), bytes)
+    this.#copiedTo = end
+  }
+
+  upTo (end: number): Buffer {
+    if (this.#parts.length === 0) return this.buf.subarray(0, end)
+    return Buffer.concat([...this.#parts, this.buf.subarray(this.#copiedTo, end)])
   }
 }
 

@@ -116,6 +116,8 @@ export const en: Translation = {
     IM_ERR_BAD_CREDENTIALS: 'Unknown user id or wrong password.',
     IM_ERR_UNAUTHENTICATED: 'Please sign in again.',
     IM_ERR_TOKEN_EXPIRED: 'Your session has expired. Please sign in again.',
+    IM_ERR_PRINCIPAL_DISABLED: 'This account is disabled. Ask an administrator.',
+    IM_ERR_RATE_LIMITED: 'Too many attempts. Please wait a moment and try again.',
     IM_ERR_FORBIDDEN: 'You may not do that.',
     IM_ERR_NOT_FOUND: 'That no longer exists.',
     IM_ERR_ALREADY_ASSIGNED: 'Another agent has taken this chat already.',

@@ -114,6 +114,8 @@ export const zhCN: Translation = {
     IM_ERR_BAD_CREDENTIALS: '用户 ID 或密码错误。',
     IM_ERR_UNAUTHENTICATED: '请重新登录。',
     IM_ERR_TOKEN_EXPIRED: '登录已过期，请重新登录。',
+    IM_ERR_PRINCIPAL_DISABLED: '该账号已被停用，请联系管理员。',
+    IM_ERR_RATE_LIMITED: '尝试次数过多，请稍候再试。',
     IM_ERR_FORBIDDEN: '您没有权限执行此操作。',
     IM_ERR_NOT_FOUND: '该内容已不存在。',
     IM_ERR_ALREADY_ASSIGNED: '该会话已被其他客服接入。',

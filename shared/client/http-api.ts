@@ -26,6 +26,9 @@ export interface HttpApiOptions {
   fetch?: Fetch
 }
 
+/** conversations asked for per page when listing them all */
+const CONVERSATION_PAGE = 200
+
 export class HttpApi {
   readonly #base: string
   readonly #tokens: TokenSource
@@ -37,11 +40,22 @@ export class HttpApi {
     this.#fetch = fetch
   }
 
-  /** `GET /api/v1/conversations`: the caller's conversations, newest activity first. */
+  /**
+   * `GET /api/v1/conversations`, every page (the server pages by cursor [IM-CONV-3]): the caller's
+   * conversations, newest activity first.
+   */
   async conversations (): Promise<ConversationSummary[]> {
-    const body = await this.#request<{ conversations: ConversationSummary[] }>('GET', '/api/v1/conversations')
-    if (!Array.isArray(body.conversations)) throw new ImClientError('CLIENT_BAD_RESPONSE', 'conversations: no list in the answer')
-    return body.conversations
+    const all: ConversationSummary[] = []
+    let cursor: string | undefined
+    do {
+      const query = `?limit=${CONVERSATION_PAGE}${cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`}`
+      const body = await this.#request<{ conversations: ConversationSummary[], next?: unknown }>('GET', `/api/v1/conversations${query}`)
+      if (!Array.isArray(body.conversations)) throw new ImClientError('CLIENT_BAD_RESPONSE', 'conversations: no list in the answer')
+      all.push(...body.conversations)
+      cursor = typeof body.next === 'string' && body.next !== cursor ? body.next : undefined
+    } while (cursor !== undefined)
+    const activity = (c: ConversationSummary): number => c.lastMessage?.ts ?? c.createdAt
+    return all.sort((a, b) => activity(b) - activity(a))
   }
 
   /** `GET /api/v1/conversations/{cid}`: with every member's readSeq. */

@@ -75,6 +75,39 @@ export function runImStoreContract (build: () => Promise<ImStoreFixture>): void 
     assert.deepEqual(await s.conversations.cidsOf('nobody'), [])
   }))
 
+  it('pages a uid\'s conversations in cid order after a cursor', withStores(async (s) => {
+    for (const cid of ['g5', 'g1', 'g3', 'g2', 'g4']) await s.conversations.create(conversation(cid, ['pat', 'quinn']))
+    await s.conversations.create(conversation('g0', ['pa']))
+    assert.deepEqual(await s.conversations.cidsOf('pat', { limit: 2 }), ['g1', 'g2'])
+    assert.deepEqual(await s.conversations.cidsOf('pat', { after: 'g2', limit: 2 }), ['g3', 'g4'])
+    assert.deepEqual(await s.conversations.cidsOf('pat', { after: 'g4', limit: 2 }), ['g5'])
+    assert.deepEqual(await s.conversations.cidsOf('pat', { after: 'g5', limit: 2 }), [])
+    assert.deepEqual(await s.conversations.cidsOf('pat', { after: 'g2' }), ['g3', 'g4', 'g5'])
+    assert.deepEqual(await s.conversations.cidsOf('pat'), ['g1', 'g2', 'g3', 'g4', 'g5'])
+  }))
+
+  it('counts the groups a uid was added to and has not accepted, through create, add, accept and remove [IM-CONV-2]', withStores(async (s) => {
+    const pending = (uid: string) => ({ uid, role: 'member' as const, joinedAt: 1, readSeq: 0, pending: true })
+    await s.conversations.create({ ...conversation('p1', ['owner']), members: [{ uid: 'owner', role: 'owner', joinedAt: 1, readSeq: 0 }, pending('zed')] })
+    await s.conversations.create({ ...conversation('p2', ['owner']), members: [{ uid: 'owner', role: 'owner', joinedAt: 1, readSeq: 0 }, pending('zed')] })
+    await s.conversations.addMember('p3-missing', pending('zed')).catch(() => undefined)
+    await s.conversations.create(conversation('p3', ['owner']))
+    await s.conversations.addMember('p3', pending('zed'))
+    await s.conversations.addMember('p3', pending('zeddy'))
+    assert.equal(await s.conversations.pendingCount('zed'), 3)
+    assert.equal(await s.conversations.pendingCount('ze'), 0)
+    assert.equal(await s.conversations.pendingCount('owner'), 0)
+    // accepting: the member stays, the flag goes
+    await s.conversations.update('p1', (c) => ({ ...c, members: c.members.map((m) => m.uid === 'zed' ? { ...m, pending: false } : m) }))
+    assert.equal(await s.conversations.pendingCount('zed'), 2)
+    assert.deepEqual((await s.conversations.cidsOf('zed')).sort(), ['p1', 'p2', 'p3'])
+    await s.conversations.removeMember('p2', 'zed')
+    assert.equal(await s.conversations.pendingCount('zed'), 1)
+    await s.conversations.update('p3', (c) => ({ ...c, members: c.members.filter((m) => m.uid !== 'zed') }))
+    assert.equal(await s.conversations.pendingCount('zed'), 0)
+    assert.equal(await s.conversations.pendingCount('zeddy'), 1)
+  }))
+
   it('adds a member once, and indexes the conversation under their uid', withStores(async (s) => {
     await s.conversations.create(conversation('c1', ['alice']))
     const bob = { uid: 'bob', role: 'member' as const, joinedAt: 5, readSeq: 0 }

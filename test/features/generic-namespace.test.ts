@@ -285,15 +285,70 @@ describe('anonymous clients in the generic namespace (ANONYMOUS_NAMESPACE=#) get
       assert.deepEqual(got.filter((m) => m.topic.startsWith('$')), [])
     })
 
-    it('may not be published by an anonymous client: `#` does not cover them, so the client is disconnected', async () => {
-      const spy = await busSpy(broker, '$x/#')
+    it('are open to anonymous clients, like every other topic outside im/: publish and subscribe $foo/bar, $foo/# [MQTT-4.7.2-1]', async () => {
+      const dollar = await anon()
+      const got = collect(dollar)
+      assert.deepEqual(await subscribeCodes(dollar, ['$foo/#', '$foo/bar', '$other/+/x'], 1), [1, 1, 1])
+      const sharp = await anon()
+      const gotSharp = collect(sharp)
+      assert.deepEqual(await subscribeCodes(sharp, ['#'], 1), [1])
+      const pub = await anon()
+      await pub.publishAsync('$foo/bar', 'dollar', { qos: 1, retain: true })
+      await pub.publishAsync('$other/y/x', 'other', { qos: 0 })
+      await pub.publishAsync('plain/dollar-control', 'control', { qos: 1 })
+      await waitFor(() => got.some((m) => m.topic === '$other/y/x') && gotSharp.some((m) => m.topic === 'plain/dollar-control'), 3000, 'the messages')
+      assert.ok(got.some((m) => m.topic === '$foo/bar' && m.payload === 'dollar' && m.qos === 1))
+      assert.ok(pub.connected && dollar.connected)
+      assert.deepEqual(gotSharp.filter((m) => m.topic.startsWith('$')), [], 'a subscription to # still receives no $ topic')
+      // the retained $ message reaches a later subscriber
+      const late = await anon()
+      const gotLate = collect(late)
+      await late.subscribeAsync('$foo/+', { qos: 1 })
+      await waitFor(() => gotLate.length > 0, 3000, 'the retained $ message')
+      assert.deepEqual(gotLate, [{ topic: '$foo/bar', payload: 'dollar', retain: true, qos: 1 }])
+    })
+
+    it('reach no # or +/… subscriber as retained messages either, only a filter that names them [MQTT-4.7.2-1]', async () => {
+      const pub = await anon()
+      await pub.publishAsync('$kept/x', 'dollar-retained', { qos: 2, retain: true }) // QoS 2: stored once PUBCOMP is back
+      await pub.publishAsync('kept/x', 'plain-retained', { qos: 2, retain: true })
+      const wild = await anon()
+      const gotWild = collect(wild)
+      await wild.subscribeAsync({ '#': { qos: 1 }, '+/x': { qos: 1 } })
+      const named = await anon()
+      const gotNamed = collect(named)
+      await named.subscribeAsync({ '$kept/#': { qos: 1 }, 'kept/#': { qos: 1 } })
+      await waitFor(() => gotNamed.length >= 2 && gotWild.filter((m) => m.topic === 'kept/x').length >= 2, 3000, 'the retained messages')
+      assert.deepEqual(gotNamed.map((m) => m.topic).sort(), ['$kept/x', 'kept/x'])
+      assert.deepEqual(gotWild.filter((m) => m.topic.startsWith('$')), [])
+    })
+
+    it('are not queued for a persistent session through # [MQTT-4.7.2-1]', async () => {
+      const offline = await anon({ clientId: 'dollar-offline', clean: false })
+      await offline.subscribeAsync({ '#': { qos: 1 }, '$named/#': { qos: 1 } })
+      const gone = released(broker, 'dollar-offline')
+      await offline.endAsync()
+      await gone
+      const pub = await anon()
+      await pub.publishAsync('$queued/x', 'not-for-#', { qos: 1 })
+      await pub.publishAsync('$named/x', 'for-$named', { qos: 1 })
+      await pub.publishAsync('queued/x', 'control', { qos: 1 })
+      const back = await anon({ clientId: 'dollar-offline', clean: false })
+      const got = collect(back)
+      await waitFor(() => got.some((m) => m.payload === 'control'), 3000, 'the queued control message')
+      assert.deepEqual(got.filter((m) => m.topic.startsWith('$')).map((m) => m.topic), ['$named/x'])
+    })
+
+    it('except $SYS, the broker\'s own: $SYS/# is refused and a client publishing to $SYS/… is disconnected', async () => {
+      const spy = await busSpy(broker, '$SYS/forged/#')
       try {
         const client = await anon()
-        client.publish('$x/y', 'nope', { qos: 1 })
+        assert.deepEqual(await subscribeCodes(client, ['$SYS/#', '$SYS/+/heartbeat', '$foo/ok'], 1), [128, 128, 1])
+        client.publish('$SYS/forged/heartbeat', 'nope', { qos: 1 })
         await closedByBroker(client)
-        await serverPublish(broker, '$x/control', 'control')
-        await waitFor(() => spy.topics.includes('$x/control'), 3000, 'the control message')
-        assert.deepEqual(spy.topics, ['$x/control'])
+        await serverPublish(broker, '$SYS/forged/control', 'control')
+        await waitFor(() => spy.topics.includes('$SYS/forged/control'), 3000, 'the control message')
+        assert.deepEqual(spy.topics, ['$SYS/forged/control'])
       } finally {
         await spy.stop()
       }

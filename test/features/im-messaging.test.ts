@@ -88,7 +88,9 @@ describe('IM messaging', () => {
       [JSON.stringify({ op: 'send', cmid: 'x2', cid, type: 'text', body: { text: 42 } }), 'IM_ERR_BAD_REQUEST'],
       [JSON.stringify({ op: 'send', cmid: 'x3', cid, type: 'text', body: { text: 'y'.repeat(101) } }), 'IM_ERR_BAD_REQUEST'],
       [JSON.stringify({ op: 'send', cmid: 'x4', cid, type: 'text', from: 'bob', body: { text: 'forged' } }), 'IM_ERR_FORGED_SENDER'],
-      [JSON.stringify({ op: 'send', cmid: 'x5', cid, type: 'text', body: { text: 'z'.repeat(3000) } }), 'IM_ERR_PAYLOAD_TOO_LARGE']
+      [JSON.stringify({ op: 'send', cmid: 'x5', cid, type: 'text', body: { text: 'z'.repeat(3000) } }), 'IM_ERR_PAYLOAD_TOO_LARGE'],
+      // nested deeper than COMMAND_MAX_DEPTH (32): refused at validation, acknowledged, nothing queued behind it stuck
+      [`{"op":"send","cmid":"x6","cid":"${cid}","type":"custom","body":{"kind":"k","data":${'['.repeat(500)}${']'.repeat(500)}}}`, 'IM_ERR_BAD_REQUEST']
     ]
     for (const [payload, code] of cases) {
       const before = a.events.length

@@ -22,10 +22,26 @@ export function remainingLength (n: number): Buffer {
   return Buffer.from(encodeRemainingLength(n))
 }
 
+export const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff])
+
+/** A length-prefixed MQTT string (or binary field) [MQTT-1.5.3]. */
+export const mqttString = (s: string | Buffer): Buffer => {
+  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s
+  return Buffer.concat([u16(bytes.length), bytes])
+}
+
+/** A packet from its first byte and body parts; the remaining length is computed. */
+export const frame = (first: number, ...parts: Buffer[]): Buffer => {
+  const body = Buffer.concat(parts)
+  return Buffer.concat([Buffer.from([first]), remainingLength(body.length), body])
+}
+
 /** A raw TCP connection that records what comes back and when it is closed. */
 export interface RawConnection {
   write (bytes: Buffer): void
   received (): Buffer
+  /** what came back, one entry per socket 'data' event (TCP) or per message (WebSocket) */
+  chunks (): Buffer[]
   closed: Promise<void>
   isClosed (): boolean
   destroy (): void
@@ -57,7 +73,7 @@ function track (write: (b: Buffer) => void, listen: (onData: (b: Buffer) => void
   let resolveClosed!: () => void
   const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
   listen((b) => chunks.push(b), () => { isClosed = true; resolveClosed() })
-  return { write, received: () => Buffer.concat(chunks), closed, isClosed: () => isClosed, destroy }
+  return { write, received: () => Buffer.concat(chunks), chunks: () => [...chunks], closed, isClosed: () => isClosed, destroy }
 }
 
 export async function closedWithin (conn: RawConnection, ms = 3000): Promise<boolean> {

@@ -93,6 +93,41 @@ describe('generic ACL file', () => {
     assert.ok(!open.canSubscribe(anon, 'im/#'))
   })
 
+  it('keeps $ topics out of `#` and `+` rules, and opens them with an explicit $ rule, as Mosquitto does [MQTT-4.7.2-1]', () => {
+    const file = GenericAcl.parse('topic readwrite #\ntopic read $app/#')
+    assert.ok(!file.canPublish(anon, '$foo/bar'))
+    assert.ok(!file.canSubscribe(anon, '$foo/#'))
+    assert.ok(!file.canRead(anon, '$foo/bar'))
+    assert.ok(file.canSubscribe(anon, '$app/#'))
+    assert.ok(file.canRead(anon, '$app/x'))
+    assert.ok(!file.canPublish(anon, '$app/x'), 'read only')
+    assert.ok(!GenericAcl.parse('topic readwrite +/#').canPublish(anon, '$foo/bar'))
+  })
+
+  it('opens every $ topic but $SYS to anonymous clients with the ANONYMOUS_NAMESPACE entry `#`', () => {
+    const open = GenericAcl.empty().withAnonymousNamespace(['#'])
+    for (const topic of ['$foo/bar', '$foo', '$', '$SYSTEM/x', '$share-like/x/y']) {
+      assert.ok(open.canPublish(anon, topic), topic)
+      assert.ok(open.canRead(anon, topic), topic)
+    }
+    for (const filter of ['$foo/#', '$foo/+/x', '$foo/bar']) assert.ok(open.canSubscribe(anon, filter), filter)
+    for (const sys of ['$SYS', '$SYS/broker/heartbeat']) {
+      assert.ok(!open.canPublish(anon, sys), sys)
+      assert.ok(!open.canRead(anon, sys), sys)
+    }
+    assert.ok(!open.canSubscribe(anon, '$SYS/#'))
+    assert.ok(!open.canPublish(anon, 'im/u/alice/out'), 'and never im/')
+    assert.ok(!open.canPublish(alice, '$foo/bar'), 'for anonymous clients only')
+    // other entries open only what they name
+    const some = GenericAcl.empty().withAnonymousNamespace(['sensors/#', '+/status'])
+    assert.ok(!some.canPublish(anon, '$foo/bar'))
+    assert.ok(!some.canSubscribe(anon, '$foo/#'))
+    // a deny line of the ACL file still wins
+    const denied = GenericAcl.parse('topic deny $private/#').withAnonymousNamespace(['#'])
+    assert.ok(!denied.canPublish(anon, '$private/x'))
+    assert.ok(denied.canPublish(anon, '$public/x'))
+  })
+
   it('reports syntax errors with the line number', () => {
     assert.throws(() => GenericAcl.parse('topic read ok\nfrobnicate x', 'my.acl'), (err: unknown) => err instanceof AclSyntaxError && /my\.acl:2: unknown keyword "frobnicate"/.test(err.message))
     assert.throws(() => GenericAcl.parse('topic read a/#/b'), /invalid topic filter/)

@@ -7,6 +7,7 @@ const ERRORS: Record<string, string> = {
   IM_ERR_UNKNOWN_SITE: 'This chat is not set up for this site.',
   IM_ERR_UNAUTHENTICATED: 'Your chat session has expired. Please reload the page.',
   IM_ERR_TOKEN_EXPIRED: 'Your chat session has expired. Please reload the page.',
+  IM_ERR_RATE_LIMITED: 'You are sending too fast. Please wait a moment and try again.',
   CLIENT_OFFLINE: 'You are offline. Please try again when the connection is back.'
 }
 

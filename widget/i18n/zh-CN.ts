@@ -7,6 +7,7 @@ const ERRORS: Record<string, string> = {
   IM_ERR_UNKNOWN_SITE: '本站点尚未开通在线客服。',
   IM_ERR_UNAUTHENTICATED: '会话已过期，请刷新页面。',
   IM_ERR_TOKEN_EXPIRED: '会话已过期，请刷新页面。',
+  IM_ERR_RATE_LIMITED: '发送太频繁了，请稍候再试。',
   CLIENT_OFFLINE: '当前处于离线状态，请在网络恢复后重试。'
 }
 

@@ -14,14 +14,23 @@ const visitorBody = z.object({
   identityToken: z.string().max(8192).optional()
 })
 
-export function authRoutes (app: FastifyInstance, { principals, stores }: HttpDeps): void {
+export function authRoutes (app: FastifyInstance, { principals, stores, limits }: HttpDeps): void {
   app.post('/api/v1/login', async (request) => {
     const { uid, password } = parseBody(loginBody, request)
-    return await principals.login(uid, password)
+    await limits.login.admit(uid, request.ip) // [IM-LIMIT-1]
+    try {
+      const identity = await principals.login(uid, password)
+      await limits.login.succeeded(uid)
+      return identity
+    } catch (err) {
+      if (err instanceof ImError && err.code === 'IM_ERR_BAD_CREDENTIALS') await limits.login.failed(uid)
+      throw err
+    }
   })
 
   app.post('/api/v1/visitors', async (request) => {
     const body = parseBody(visitorBody, request)
+    await limits.visitorRequest(request.ip) // [IM-LIMIT-1]
     return await principals.visitor(body)
   })
 

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { UID_PATTERN } from '../../../shared/identity.js'
 import type { HistoryPage } from '../../../shared/protocol.js'
+import type { ConversationPage } from '../../im/conversations.js'
 import type { HttpDeps } from '../app.js'
 import { requirePrincipal } from '../auth.js'
 import { parseBody, parseParams, parseQuery } from '../errors.js'
@@ -20,6 +21,10 @@ const historyQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50)
 }).refine((q) => q.after === undefined || q.before === undefined, 'use either `after` or `before`')
 const cidParams = z.object({ cid: z.string().min(1).max(64) })
+const listQuery = z.object({
+  cursor: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100)
+})
 const memberBody = z.object({ uid })
 
 export function conversationRoutes (app: FastifyInstance, { principals, im }: HttpDeps): void {
@@ -29,9 +34,10 @@ export function conversationRoutes (app: FastifyInstance, { principals, im }: Ht
     return await reply.code(created ? 201 : 200).send(conv)
   })
 
-  app.get('/api/v1/conversations', async (request) => {
+  app.get('/api/v1/conversations', async (request): Promise<ConversationPage> => {
     const caller = await requirePrincipal(principals, request)
-    return { conversations: await im.conversations.listFor(caller.uid) }
+    const { cursor, limit } = parseQuery(listQuery, request)
+    return await im.conversations.listFor(caller.uid, { ...(cursor ? { cursor } : {}), limit })
   })
 
   app.get('/api/v1/conversations/:cid', async (request) => {

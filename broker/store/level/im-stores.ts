@@ -3,6 +3,7 @@
  *
  *   conversations  {cid}                  → Conversation (members with read positions, lastSeq)
  *   member-of      {uid}!{cid}            → ''            (a principal's conversations)
+ *   pending        {uid}!{cid}            → ''            (groups it was added to and has not accepted)
  *   messages       {cid}!{seq, 12 digits} → Message       (history by seq range)
  *   message-ids    {cid}!{id}             → seq
  *   cmids          {from}!{cid}!{cmid}    → seq           (idempotent sends)
@@ -24,6 +25,7 @@ function sublevels (root: RootDb) {
   return {
     conversations: root.sublevel<string, Conversation>('conversations', { valueEncoding: 'json' }),
     memberOf: root.sublevel<string, string>('member-of', { valueEncoding: 'utf8' }),
+    pending: root.sublevel<string, string>('pending', { valueEncoding: 'utf8' }),
     messages: root.sublevel<string, Message>('messages', { valueEncoding: 'json' }),
     messageIds: root.sublevel<string, string>('message-ids', { valueEncoding: 'utf8' }),
     cmids: root.sublevel<string, string>('cmids', { valueEncoding: 'utf8' })
@@ -50,7 +52,7 @@ class LevelConversationStore implements ConversationStore {
       if (await this.db.conversations.get(conversation.cid) !== undefined) return false
       await atomically(this.root, [
         { type: 'put', sublevel: this.db.conversations, key: conversation.cid, value: conversation },
-        ...conversation.members.map((m) => ({ type: 'put' as const, sublevel: this.db.memberOf, key: `${m.uid}!${conversation.cid}`, value: '' }))
+        ...this.#indexOps(conversation.cid, [], conversation.members)
       ])
       return true
     })
@@ -60,9 +62,14 @@ class LevelConversationStore implements ConversationStore {
     return await this.db.conversations.get(cid)
   }
 
-  async cidsOf (uid: string): Promise<string[]> {
-    const keys = await this.db.memberOf.keys(under(uid)).all()
+  async cidsOf (uid: string, page: { after?: string, limit?: number } = {}): Promise<string[]> {
+    const range = page.after === undefined ? under(uid) : { gt: `${uid}!${page.after}`, lt: `${uid}"` }
+    const keys = await this.db.memberOf.keys({ ...range, ...(page.limit === undefined ? {} : { limit: page.limit }) }).all()
     return keys.map((k) => k.slice(uid.length + 1))
+  }
+
+  async pendingCount (uid: string): Promise<number> {
+    return (await this.db.pending.keys(under(uid)).all()).length
   }
 
   async addMember (cid: string, member: Member): Promise<Conversation> {
@@ -71,7 +78,7 @@ class LevelConversationStore implements ConversationStore {
       const next = { ...conv, members: [...conv.members, member] }
       await atomically(this.root, [
         { type: 'put', sublevel: this.db.conversations, key: cid, value: next },
-        { type: 'put', sublevel: this.db.memberOf, key: `${member.uid}!${cid}`, value: '' }
+        ...this.#indexOps(cid, [], [member])
       ])
       return next
     })
@@ -82,7 +89,7 @@ class LevelConversationStore implements ConversationStore {
       const next = { ...conv, members: conv.members.filter((m) => m.uid !== uid) }
       await atomically(this.root, [
         { type: 'put', sublevel: this.db.conversations, key: cid, value: next },
-        { type: 'del', sublevel: this.db.memberOf, key: `${uid}!${cid}` }
+        ...this.#indexOps(cid, conv.members, next.members)
       ])
       return next
     })
@@ -105,15 +112,31 @@ class LevelConversationStore implements ConversationStore {
   async update (cid: string, change: (conv: Conversation) => Conversation): Promise<Conversation> {
     return await this.#change(cid, async (conv) => {
       const next = change(conv)
-      const before = new Set(conv.members.map((m) => m.uid))
-      const after = new Set(next.members.map((m) => m.uid))
       await atomically(this.root, [
         { type: 'put', sublevel: this.db.conversations, key: cid, value: next },
-        ...[...after].filter((uid) => !before.has(uid)).map((uid) => ({ type: 'put' as const, sublevel: this.db.memberOf, key: `${uid}!${cid}`, value: '' })),
-        ...[...before].filter((uid) => !after.has(uid)).map((uid) => ({ type: 'del' as const, sublevel: this.db.memberOf, key: `${uid}!${cid}` }))
+        ...this.#indexOps(cid, conv.members, next.members)
       ])
       return next
     })
+  }
+
+  /** The member-of and pending index entries that turn `before` into `after`. */
+  #indexOps (cid: string, before: readonly Member[], after: readonly Member[]): Array<{ type: 'put' | 'del', sublevel: unknown, key: string, value?: string }> {
+    const was = new Map(before.map((m) => [m.uid, m]))
+    const now = new Map(after.map((m) => [m.uid, m]))
+    const ops: Array<{ type: 'put' | 'del', sublevel: unknown, key: string, value?: string }> = []
+    for (const [uid, m] of now) {
+      const old = was.get(uid)
+      if (!old) ops.push({ type: 'put', sublevel: this.db.memberOf, key: `${uid}!${cid}`, value: '' })
+      if (m.pending === true && old?.pending !== true) ops.push({ type: 'put', sublevel: this.db.pending, key: `${uid}!${cid}`, value: '' })
+      if (m.pending !== true && old?.pending === true) ops.push({ type: 'del', sublevel: this.db.pending, key: `${uid}!${cid}` })
+    }
+    for (const [uid, old] of was) {
+      if (now.has(uid)) continue
+      ops.push({ type: 'del', sublevel: this.db.memberOf, key: `${uid}!${cid}` })
+      if (old.pending === true) ops.push({ type: 'del', sublevel: this.db.pending, key: `${uid}!${cid}` })
+    }
+    return ops
   }
 
   async #change (cid: string, change: (conv: Conversation) => Promise<Conversation>): Promise<Conversation> {

@@ -27,6 +27,17 @@ describe('HttpApi', () => {
     ])
   })
 
+  it('follows every page of the conversation list and sorts it newest activity first [IM-CONV-3]', async () => {
+    const summary = (cid: string, createdAt: number, ts?: number) => ({ cid, kind: 'group', members: [], createdAt, createdBy: 'a', lastSeq: ts ? 1 : 0, lastMessage: ts ? { ts } : null, unread: 0 })
+    const { calls, fetch } = fakeFetch([
+      [200, { conversations: [summary('g_a', 1, 50), summary('g_b', 2)], next: 'g_b' }],
+      [200, { conversations: [summary('g_c', 3, 90)] }]
+    ])
+    const api = new HttpApi({ baseUrl: 'http://h', tokens: new TokenSource('tok'), fetch })
+    assert.deepEqual((await api.conversations()).map((c) => c.cid), ['g_c', 'g_a', 'g_b'])
+    assert.deepEqual(calls.map((c) => c.url), ['http://h/api/v1/conversations?limit=200', 'http://h/api/v1/conversations?limit=200&cursor=g_b'])
+  })
+
   it('posts a new conversation as JSON', async () => {
     const { calls, fetch } = fakeFetch([[201, { cid: 'g_1', kind: 'group', members: [], createdAt: 1, createdBy: 'a', lastSeq: 0 }]])
     const api = new HttpApi({ baseUrl: 'http://h', tokens: new TokenSource('tok'), fetch })

@@ -30,7 +30,7 @@ describe('ImClient', () => {
     server.add(message('c1', 1), message('c1', 2))
     await client.connect()
     await flush()
-    assert.deepEqual(server.requests, ['GET /api/v1/conversations'])
+    assert.deepEqual(server.requests, ['GET /api/v1/conversations?limit=200'])
     assert.equal(got.length, 0)
     assert.deepEqual(client.lastSeqs(), { c1: 2 })
     transport.deliver(INBOX, { ev: 'msg', msg: message('c1', 3) })

@@ -1,0 +1,165 @@
+/**
+ * Persistent sessions expire. MQTT 3.1.1 leaves a session's lifetime to the server; kept forever,
+ * every visitor tab's session (its subscription, the events queued after it left, its retained
+ * presence) piles up at the rate visitors arrive. So: [IM-SESSION-1]
+ *
+ * - every persistent session (clean=false) has a record: who owns it, whether it is connected,
+ *   when it last connected or disconnected;
+ * - a session nobody resumed for its role's expiry (`SESSION_EXPIRY_VISITOR_SECONDS` for visitors,
+ *   `SESSION_EXPIRY_SECONDS` for everyone else) is dropped by a background sweep: subscriptions,
+ *   queue, will, record; and when it was its owner's last session and the owner is offline, the
+ *   owner's retained presence goes too. A connected session never expires.
+ * - A client that comes back after that starts a new session (CONNACK session present 0) and
+ *   recovers its messages from history by seq, as after any gap.
+ *
+ * The record also answers whether a session exists at CONNECT (session present [MQTT-3.2.2-2]),
+ * also for a session without subscriptions, which aedes alone reports as absent.
+ */
+import type { Aedes, Client } from 'aedes'
+import type { Role } from '../../shared/identity.js'
+import { topics } from '../../shared/topics.js'
+import { KeyedLock } from '../lib/keyed-lock.js'
+import type { Logger } from '../ops/logger.js'
+import type { SessionRecord, SessionStore } from '../store/ports.js'
+
+export interface SessionPersistence {
+  dropSession (clientId: string): Promise<void>
+  storedClientIds (): Promise<Set<string>>
+  storeRetained (packet: { topic: string, payload: Buffer, retain: boolean, qos: number, cmd: 'publish' }): Promise<void>
+}
+
+export interface SessionExpiryDeps {
+  aedes: Aedes
+  store: SessionStore
+  persistence: SessionPersistence
+  whoIs: (client: Client) => { uid?: string, role?: Role } | undefined
+  isOnline: (uid: string) => boolean
+  /** how long an unused session of this role is kept */
+  expiryMs: (role: Role | undefined) => number
+  sweepMs: number
+  now: () => number
+  log: Logger
+  onExpired?: (role: Role | 'unknown') => void
+  onSwept?: (kept: number) => void
+}
+
+export class SessionExpiry {
+  readonly #deps: SessionExpiryDeps
+  readonly #lock = new KeyedLock()
+  #timer: NodeJS.Timeout | undefined
+  #sweeping: Promise<void> = Promise.resolve()
+  #writes = new Set<Promise<void>>()
+
+  constructor (deps: SessionExpiryDeps) {
+    this.#deps = deps
+    deps.aedes.on('clientReady', (client) => { this.#track(this.#connected(client)) })
+    deps.aedes.on('clientDisconnect', (client) => { this.#track(this.#disconnected(client)) })
+  }
+
+  /**
+   * After a restart: nobody is connected, so every record is offline from now; sessions stored
+   * before records existed are adopted (their owner unknown). Then the sweep starts.
+   */
+  async start (): Promise<void> {
+    const now = this.#deps.now()
+    const known = new Set<string>()
+    for await (const record of this.#deps.store.list()) {
+      known.add(record.clientId)
+      if (record.online) await this.#deps.store.put({ ...record, online: false, lastSeen: now })
+    }
+    for (const clientId of await this.#deps.persistence.storedClientIds()) {
+      if (!known.has(clientId)) await this.#deps.store.put({ clientId, online: false, lastSeen: now })
+    }
+    this.#timer = setInterval(() => { void this.sweep() }, this.#deps.sweepMs)
+    this.#timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#sweeping
+    await Promise.allSettled([...this.#writes])
+  }
+
+  /** Does a session exist for this client id? Waits for a drop of it under way. [MQTT-3.2.2-2] */
+  async exists (clientId: string): Promise<boolean> {
+    return await this.#lock.run(clientId, async () => await this.#deps.store.get(clientId) !== undefined)
+  }
+
+  /** Drops every session unused for longer than its role's expiry; resolves when done. */
+  async sweep (): Promise<void> {
+    const run = this.#sweeping.then(async () => { await this.#sweep() }).catch((err: unknown) => {
+      this.#deps.log.error({ err }, 'session sweep failed; the next one tries again')
+    })
+    this.#sweeping = run
+    await run
+  }
+
+  async #sweep (): Promise<void> {
+    const kept = new Set<string>()
+    const gone = new Set<string>()
+    let count = 0
+    for await (const record of this.#deps.store.list()) {
+      if (await this.#expire(record)) {
+        if (record.uid) gone.add(record.uid)
+      } else {
+        count++
+        if (record.uid) kept.add(record.uid)
+      }
+    }
+    for (const uid of gone) {
+      if (kept.has(uid) || this.#deps.isOnline(uid)) continue
+      // Its last session is gone and it is not here: its retained presence goes too.
+      await this.#deps.persistence.storeRetained({ cmd: 'publish', topic: topics.presence(uid), payload: Buffer.alloc(0), retain: true, qos: 0 })
+    }
+    this.#deps.onSwept?.(count)
+  }
+
+  async #expire (seen: SessionRecord): Promise<boolean> {
+    if (seen.online || this.#deps.now() - seen.lastSeen <= this.#deps.expiryMs(seen.role)) return false
+    return await this.#lock.run(seen.clientId, async () => {
+      // Read again under the lock: the client may have come back meanwhile.
+      const record = await this.#deps.store.get(seen.clientId)
+      if (!record || record.online || this.#connectedNow(record.clientId)) return false
+      if (this.#deps.now() - record.lastSeen <= this.#deps.expiryMs(record.role)) return false
+      await this.#deps.persistence.dropSession(record.clientId)
+      await this.#deps.store.delete(record.clientId)
+      this.#deps.onExpired?.(record.role ?? 'unknown')
+      this.#deps.log.info({ clientId: record.clientId, uid: record.uid, role: record.role, idleSeconds: Math.round((this.#deps.now() - record.lastSeen) / 1000) }, 'persistent session expired')
+      return true
+    })
+  }
+
+  async #connected (client: Client): Promise<void> {
+    await this.#lock.run(client.id, async () => {
+      if (client.clean) {
+        // A clean session discards any earlier session of this client id. [MQTT-3.1.2-6]
+        await this.#deps.store.delete(client.id)
+        return
+      }
+      const who = this.#deps.whoIs(client)
+      await this.#deps.store.put({ clientId: client.id, ...(who?.uid ? { uid: who.uid } : {}), ...(who?.role ? { role: who.role } : {}), online: true, lastSeen: this.#deps.now() })
+    })
+  }
+
+  async #disconnected (client: Client): Promise<void> {
+    if (client.clean) return
+    await this.#lock.run(client.id, async () => {
+      // Taken over by a newer connection with the same id: that one is the session now.
+      if (this.#connectedNow(client.id, client)) return
+      const record = await this.#deps.store.get(client.id)
+      if (record) await this.#deps.store.put({ ...record, online: false, lastSeen: this.#deps.now() })
+    })
+  }
+
+  /** A client with this id is connected to this broker (other than `except`). */
+  #connectedNow (clientId: string, except?: Client): boolean {
+    const live = (this.#deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+    return live !== undefined && live !== except
+  }
+
+  #track (write: Promise<void>): void {
+    const tracked = write.catch((err: unknown) => { this.#deps.log.error({ err }, 'session record not written') })
+    this.#writes.add(tracked)
+    void tracked.finally(() => this.#writes.delete(tracked))
+  }
+}

@@ -1,0 +1,48 @@
+/** Reads the fields of one MQTT 3.1.1 control packet: bytes, two-byte integers, strings [MQTT-1.5]. */
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export type StringProblem = 'invalid-utf8' | 'null-character' | 'truncated'
+
+export class PacketReader {
+  #pos: number
+  constructor (readonly buf: Uint8Array, start: number) { this.#pos = start }
+
+  remaining (): number { return this.buf.length - this.#pos }
+  get position (): number { return this.#pos }
+  u8 (): number | undefined { return this.#pos < this.buf.length ? this.buf[this.#pos++] : undefined }
+
+  u16 (): number | undefined {
+    if (this.#pos + 2 > this.buf.length) return undefined
+    const value = ((this.buf[this.#pos] as number) << 8) | (this.buf[this.#pos + 1] as number)
+    this.#pos += 2
+    return value
+  }
+
+  binary (): Uint8Array | 'truncated' {
+    const length = this.u16()
+    if (length === undefined || this.#pos + length > this.buf.length) return 'truncated'
+    const bytes = this.buf.subarray(this.#pos, this.#pos + length)
+    this.#pos += length
+    return bytes
+  }
+
+  /** A UTF-8 string: [MQTT-1.5.3-1] well-formed, no surrogates; [MQTT-1.5.3-2] no U+0000. */
+  string (): { value: string } | StringProblem {
+    const bytes = this.binary()
+    if (bytes === 'truncated') return 'truncated'
+    if (bytes.includes(0)) return 'null-character'
+    try {
+      return { value: utf8.decode(bytes) }
+    } catch {
+      return 'invalid-utf8'
+    }
+  }
+}
+
+/** Levels as aedes (and qlobber behind it) count them: one more than the number of `/`. */
+export function topicLevels (topic: string): number {
+  let levels = 1
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 0x2f) levels++
+  return levels
+}
