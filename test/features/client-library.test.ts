@@ -5,6 +5,7 @@
  * [IM-AUTH-1] [IM-CMD-SEND] [IM-IDEM-1] [IM-SYNC-1]
  */
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import {
   ConnectionClosedError, createImClient, Emitter, MqttJsTransport,
@@ -107,6 +108,25 @@ describe('client library against the broker', () => {
   after(async () => {
     await Promise.all(open.map(async (c) => { await c.close() }))
     await broker.stop()
+  })
+
+  it('turns Nagle off on its TCP socket, so acknowledging and publishing never wait for a delayed ACK', async () => {
+    // Node does not report the flag back: spy on the real socket's setter while one transport connects.
+    // The broker, in this process too, sets it on the sockets it accepts: count the client's side only.
+    const calls: boolean[] = []
+    const original = Socket.prototype.setNoDelay
+    Socket.prototype.setNoDelay = function (this: Socket, on?: boolean) {
+      if (this.localPort !== broker.server.ports.mqtt) calls.push(on ?? true)
+      return original.call(this, on)
+    }
+    const transport = new MqttJsTransport()
+    try {
+      await transport.connect(broker.mqttUrl, { clientId: 'nodelay-1', username: alice.uid, password: alice.token, clean: true, keepalive: 30, connectTimeoutMs: 5000 })
+    } finally {
+      Socket.prototype.setNoDelay = original
+      await transport.end()
+    }
+    assert.deepEqual(calls, [true])
   })
 
   it('connects with its token on a persistent session, and is refused with a bad one', async () => {
