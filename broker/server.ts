@@ -33,7 +33,7 @@ import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
 import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
-import { ResumeGate } from './persistence/resume-gate.js'
+import { ResumeGate, type QueuedRef } from './persistence/resume-gate.js'
 import { SessionExpiry } from './persistence/session-expiry.js'
 import { createCommandParser } from './im/commands.js'
 import { ConversationService } from './im/conversations.js'
@@ -54,6 +54,7 @@ import { PrincipalService } from './principals/service.js'
 import { openLevel } from './store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
 import { LevelSessionStore } from './store/level/session-store.js'
+import type { MessageStore } from './store/ports.js'
 import { parseTrustProxy } from './transport/client-address.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
@@ -64,6 +65,20 @@ export interface ServerOptions {
   config: Config
   log?: Logger
   now?: () => number
+  /** For tests: delays and faults a test cannot cause for real. Unset, nothing is wrapped. */
+  intercept?: Intercept
+}
+
+/**
+ * For tests: delays and faults a test cannot cause for real (a slow disk under one write, a queue
+ * that streams slowly). Each function receives the real part and returns what the broker uses
+ * in its place.
+ */
+export interface Intercept {
+  /** the message store every IM service writes to and reads from */
+  messages?: (store: MessageStore) => MessageStore
+  /** a session's stored queue as it is read back on reconnect, before the resume gate orders it */
+  queue?: (clientId: string, stored: AsyncIterable<QueuedRef>) => AsyncIterable<QueuedRef>
 }
 
 export interface Ports { mqtt: number, http: number, mqtts?: number, https?: number }
@@ -79,7 +94,7 @@ export interface ImServer {
   close (): Promise<void>
 }
 
-export async function startServer ({ config, log = createLogger(config.LOG_LEVEL), now = Date.now }: ServerOptions): Promise<ImServer> {
+export async function startServer ({ config, log = createLogger(config.LOG_LEVEL), now = Date.now, intercept = {} }: ServerOptions): Promise<ImServer> {
   const metrics = createMetrics()
   const generic = loadGenericAcl(config)
   const root = await openLevel(config.DATA_DIR)
@@ -122,7 +137,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       maxBytes: config.RETAINED_MAX_BYTES,
       onUsage: ({ messages, bytes }) => { metrics.retainedMessages.set(messages); metrics.retainedBytes.set(bytes) }
     })
-    const resume = new ResumeGate()
+    const resume = intercept.queue ? readQueueThrough(new ResumeGate(), intercept.queue) : new ResumeGate()
     // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
     const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
@@ -162,7 +177,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     trackClients(broker, metrics, log)
     revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
 
-    const imStores = openImStores(root)
+    const opened = openImStores(root)
+    const imStores = { ...opened, messages: intercept.messages?.(opened.messages) ?? opened.messages }
     const events = createEventPublisher(broker)
     const conversations = new ConversationService({
       conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now,
@@ -242,6 +258,13 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await shutdown().catch(() => undefined)
     throw err
   }
+}
+
+/** For tests: the gate streams each stored queue as `queue` hands it on. */
+function readQueueThrough (gate: ResumeGate, queue: NonNullable<Intercept['queue']>): ResumeGate {
+  const stream = gate.stream.bind(gate)
+  gate.stream = (clientId, stored, persistent) => stream(clientId, queue(clientId, stored), persistent)
+  return gate
 }
 
 function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {

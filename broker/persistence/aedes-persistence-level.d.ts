@@ -7,6 +7,7 @@ declare module 'aedes-persistence-level/asyncPersistence.js' {
     outgoingEnqueue (sub: { clientId: string }, packet: object): Promise<void>
     outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: object): Promise<void>
     outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<unknown>
+    outgoingUpdate (client: { id: string }, packet: object): Promise<void>
     outgoingStream (client: { id: string }): Readable
     createRetainedStream (pattern: string): Readable
     createRetainedStreamCombi (patterns: string[]): Readable

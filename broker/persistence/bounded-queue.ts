@@ -16,7 +16,9 @@ import type { AbstractSublevel } from 'abstract-level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { RootDb } from '../store/level/open.js'
 import { retainedForPatterns, subscriptionsForTopic } from './dollar-topics.js'
+import { InflightIds } from './inflight-ids.js'
 import type { ResumeGate } from './resume-gate.js'
+import { writeBatchOf, type WriteBatch } from '../store/level/write-batch.js'
 
 type Sublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>
 
@@ -38,6 +40,8 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   readonly #index: Sublevel
   readonly #options: BoundedQueueOptions
   readonly #counts = new Map<string, Promise<{ n: number }>>()
+  readonly #inflight = new InflightIds<QueuedPacket>()
+  readonly #batch: WriteBatch
 
   constructor (root: RootDb, options: BoundedQueueOptions) {
     const mqtt = root.sublevel<string, string>('mqtt', {})
@@ -45,6 +49,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     this.#mqtt = mqtt
     this.#index = root.sublevel<string, string>('mqtt-queue', {})
     this.#options = options
+    this.#batch = writeBatchOf(root)
   }
 
   /** Online persistent clients: always queued (aedes delivers it at once). */
@@ -70,7 +75,31 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     }))
   }
 
-  override async outgoingClearMessageId (client: { id: string }, packet: { messageId: number }): Promise<QueuedPacket | undefined> {
+  /** Remembers which stored packet a message id stands for, so its PUBACK needs no read. */
+  override async outgoingUpdate (client: { id: string }, packet: QueuedPacket): Promise<void> {
+    await super.outgoingUpdate(client, packet)
+    const { topic, brokerId, brokerCounter, qos, messageId } = packet
+    if (messageId !== undefined && brokerId !== undefined) this.#inflight.remember(client.id, messageId, { topic, brokerId, brokerCounter, qos, messageId })
+  }
+
+  /**
+   * A PUBACK: the packet goes from the queue. The packets in flight on this process's connections
+   * are known in memory, and their keys are deleted in the turn's batch without a read; a clean
+   * session has nothing stored but what this process streamed to it, so an unknown id there
+   * touches no disk. Only an id of a persistent session that is not in memory is looked up. [IM-PERF-1]
+   */
+  override async outgoingClearMessageId (client: { id: string, clean?: boolean }, packet: { messageId: number }): Promise<QueuedPacket | undefined> {
+    const known = this.#inflight.take(client.id, packet.messageId)
+    if (known) {
+      this.#release(client.id)
+      await this.#batch.write([
+        { type: 'del', sublevel: this.#mqtt, key: aedesOutgoingIdKey(client.id, packet.messageId) },
+        { type: 'del', sublevel: this.#mqtt, key: aedesOutgoingKey(client.id, known) },
+        { type: 'del', sublevel: this.#index, key: indexKey(client.id, known) }
+      ])
+      return known
+    }
+    if (client.clean === true) return undefined
     const removed = await super.outgoingClearMessageId(client, packet) as QueuedPacket | undefined
     if (removed) await this.#forget(client.id, removed)
     return removed
@@ -88,6 +117,8 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
 
   /** The client's queue, oldest first, without the messages that expired while it waited. */
   override outgoingStream (client: { id: string, clean?: boolean }): Readable {
+    // A new connection: the ids of the last one mean nothing any more.
+    this.#inflight.forget(client.id)
     const stored = this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>)
     return Readable.from(this.#options.resume.stream(client.id, stored, client.clean === false))
   }
@@ -103,6 +134,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     await this.#mqtt.clear({ gte: `outgoing-id:${id}:`, lt: `outgoing-id:${id};` })
     await this.#index.clear({ gte: `${id}:`, lt: `${id};` })
     this.#counts.delete(clientId)
+    this.#inflight.forget(clientId)
     await this.cleanIncoming({ id: clientId })
     await this.delWill({ id: clientId })
   }
@@ -148,9 +180,13 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   }
 
   async #forget (clientId: string, packet: QueuedPacket): Promise<void> {
-    const cell = await this.#count(clientId)
-    cell.n = Math.max(0, cell.n - 1)
-    await this.#index.del(indexKey(clientId, packet))
+    this.#release(clientId)
+    await this.#batch.write([{ type: 'del', sublevel: this.#index, key: indexKey(clientId, packet) }])
+  }
+
+  /** One message left the client's queue: its slot is free (once the count is known). */
+  #release (clientId: string): void {
+    void this.#count(clientId).then((cell) => { cell.n = Math.max(0, cell.n - 1) })
   }
 
   #count (clientId: string): Promise<{ n: number }> {
@@ -170,6 +206,11 @@ function pad (n: number): string {
 
 function indexKey (clientId: string, packet: QueuedPacket): string {
   return `${encodeURIComponent(clientId)}:${packet.brokerId}:${pad(packet.brokerCounter)}`
+}
+
+/** aedes-persistence-level's key for a packet in flight (asyncPersistence.js `outgoingByIdKey`, v9). */
+function aedesOutgoingIdKey (clientId: string, messageId: number): string {
+  return `outgoing-id:${encodeURIComponent(clientId)}:${pad(messageId)}`
 }
 
 /** aedes-persistence-level's key for a queued packet (asyncPersistence.js `outgoingKey`, v9). */

@@ -53,4 +53,26 @@ describe('embedded (LevelDB) conversation and message stores', () => {
       } finally { await db.close() }
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
+
+  it('reads a conversation stored before seq and read positions had keys of their own, and carries on from it', async () => {
+    const dir = tempDataDir()
+    const db = await openLevel(dir)
+    try {
+      // the earlier layout: lastSeq and readSeq inside the record, the messages under it
+      const record = {
+        cid: 'old', kind: 'direct', createdAt: 1, createdBy: 'alice', lastSeq: 2,
+        members: [{ uid: 'alice', role: 'member', joinedAt: 1, readSeq: 2 }, { uid: 'bob', role: 'member', joinedAt: 1, readSeq: 1 }]
+      }
+      await db.sublevel<string, unknown>('conversations', { valueEncoding: 'json' }).put('old', record)
+      const stores = openImStores(db)
+      assert.deepEqual(await stores.conversations.get('old'), record)
+      const next = await stores.messages.append({ id: 'id-3', cid: 'old', from: 'bob', ts: 3, type: 'text', body: { text: 'three' }, cmid: 'b3' })
+      assert.equal(next.message.seq, 3)
+      assert.deepEqual((await stores.conversations.get('old'))?.members.map((m) => [m.uid, m.readSeq]), [['alice', 2], ['bob', 3]])
+      assert.equal(await stores.conversations.markRead('old', 'alice', 3), 3)
+    } finally {
+      await db.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

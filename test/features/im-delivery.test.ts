@@ -18,7 +18,8 @@ import { topics } from '../../shared/topics.js'
 import { RestartableBroker, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation } from '../helpers/im.js'
-import { NO_RECONNECT, sleep, waitFor } from '../helpers/mqtt.js'
+import { heldAfter, Hold } from '../helpers/intercept.js'
+import { closedByBroker, NO_RECONNECT, sleep, waitFor } from '../helpers/mqtt.js'
 import { CONNECT, packet, rawTcp, type RawConnection } from '../helpers/raw.js'
 
 /** How long to keep listening after the expected events, to catch duplicates and strays. */
@@ -77,6 +78,8 @@ class Device {
   client: MqttClient | undefined
   /** every `msg` event in arrival order, duplicates included */
   readonly arrivals: Message[] = []
+  /** every event in arrival order */
+  readonly events: ImEvent[] = []
   /** what went wrong in this device's view: two messages for one seq, one id with two contents */
   readonly conflicts: string[] = []
   readonly #byId = new Map<string, Message>()
@@ -100,6 +103,7 @@ class Device {
     client.on('message', (topic, payload) => {
       if (topic !== this.inbox) return
       const event = JSON.parse(payload.toString()) as ImEvent
+      this.events.push(event)
       if (event.ev === 'msg') { this.arrivals.push(event.msg); this.#keep(event.msg) }
     })
     const connack = await new Promise<IConnackPacket>((resolve, reject) => {
@@ -288,6 +292,8 @@ class LossyProxy {
 describe('IM delivery guarantees', () => {
   let broker: TestBroker
   const people: Record<string, Principal> = {}
+  /** stored queues held after their first packet, by client id, for the test of backlog-before-live */
+  const heldQueues = new Map<string, Hold>()
   const devices: Device[] = []
   const device = (who: string, clientId: string): Device => {
     const d = new Device(broker.httpUrl, people[who]!, clientId)
@@ -296,7 +302,12 @@ describe('IM delivery guarantees', () => {
   }
 
   before(async () => {
-    broker = await startTestBroker()
+    broker = await startTestBroker({}, undefined, {
+      queue: (clientId, stored) => {
+        const hold = heldQueues.get(clientId)
+        return hold ? heldAfter(stored, 1, hold) : stored
+      }
+    })
     const admin = await adminToken(broker.httpUrl)
     const uids = ['alice', 'bob', 'carol', 'dave', 'erin', 'sam', 'tia', 'uma', 'vic', 'rita']
     for (const p of await Promise.all(uids.map(async (uid) => await createUser(broker.httpUrl, admin, uid)))) people[p.uid] = p
@@ -541,11 +552,15 @@ describe('IM delivery guarantees', () => {
     const alice = device('alice', 'alice-o')
     await alice.connect(broker.mqttUrl, true)
     for (const cmid of cmids('o', 1, 30)) await alice.send(cid, cmid)
-    // Alice keeps talking while erin's phone comes back.
-    const resumed = phone.connect(broker.mqttUrl, false)
-    await phone.waitForMessages(cid, 1)
+    // Erin's phone comes back, and its queue streams slowly: it stops after the first packet…
+    const backlog = new Hold()
+    heldQueues.set(phone.clientId, backlog)
+    assert.equal(await phone.connect(broker.mqttUrl, false), true)
+    await backlog.reached
+    // …while alice keeps talking. Each PUBACK means the event went to erin's session: a live
+    // delivery let through would be on its way to the phone before the rest of the backlog.
     for (const cmid of cmids('o', 31, 40)) await alice.send(cid, cmid)
-    assert.equal(await resumed, true)
+    backlog.release()
     await phone.waitForMessages(cid, 40)
     await sleep(SETTLE_MS)
     assert.deepEqual(seqs(phone.arrivalsIn(cid)), range(1, 40), 'the queued events, then the new ones, in seq order [IM-SYNC-2] [MQTT-4.6.0-6]')
@@ -568,11 +583,11 @@ describe('IM delivery with a bounded offline queue (QUEUE_MAX_MESSAGES=5)', () =
     const sender = new Device(broker.httpUrl, alice!, 'alice-q')
     const phone = new Device(broker.httpUrl, bob!, 'bob-q')
     devices.push(sender, phone)
-    // Bob is online while the conversation and alice's presence are announced, so his queue
-    // holds nothing but the messages sent while he is away.
+    // Bob is online while alice's presence is announced, so his queue holds nothing but the
+    // messages sent while he is away.
     await phone.connect(broker.mqttUrl, false)
     await sender.connect(broker.mqttUrl, true)
-    await sleep(SETTLE_MS)
+    await waitFor(() => phone.events.some((e) => e.ev === 'presence' && e.uid === 'alice' && e.online), 5000, 'alice\'s presence on bob\'s phone')
     await phone.disconnect()
     for (const cmid of cmids('q', 1, 12)) await sender.send(cid, cmid)
 
@@ -653,7 +668,7 @@ describe('IM delivery across kill -9', () => {
       }
     })
     assert.equal(await node.broker.exited, 'SIGKILL')
-    await sleep(50) // PUBACKs already on the wire still count as acknowledged
+    await closedByBroker(again.client!) // PUBACKs already on the wire still count as acknowledged
     await again.close()
     const acknowledged = [...acked]
 

@@ -4,7 +4,14 @@ import type { Message } from '../../shared/protocol.js'
 import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation, join, type Participant } from '../helpers/im.js'
+import { Hold, holdingAppends } from '../helpers/intercept.js'
 import { sleep, waitFor } from '../helpers/mqtt.js'
+
+/**
+ * How long a held store write is kept before it is let go: time enough for a PUBACK that did not
+ * wait for it to arrive first. A correct broker never sends it in that window, however long.
+ */
+const EARLY_PUBACK_WINDOW_MS = 300
 
 describe('IM messaging', () => {
   let broker: TestBroker
@@ -13,6 +20,8 @@ describe('IM messaging', () => {
   let carol: Principal
   let mallory: Principal
   const open: Participant[] = []
+  /** store writes held by cmid, for the test of store-before-PUBACK */
+  const heldWrites = new Map<string, Hold>()
   const participant = async (p: Principal, clientId?: string): Promise<Participant> => {
     const joined = await join(broker.mqttUrl, p, clientId)
     open.push(joined)
@@ -20,7 +29,9 @@ describe('IM messaging', () => {
   }
 
   before(async () => {
-    broker = await startTestBroker({ RECALL_WINDOW_SECONDS: 2, MESSAGE_MAX_CHARS: 100, COMMAND_MAX_BYTES: 2048 })
+    broker = await startTestBroker({ RECALL_WINDOW_SECONDS: 2, MESSAGE_MAX_CHARS: 100, COMMAND_MAX_BYTES: 2048 }, undefined, {
+      messages: holdingAppends((message) => heldWrites.get(message.cmid))
+    })
     const admin = await adminToken(broker.httpUrl)
     ;[alice, bob, carol, mallory] = await Promise.all(['alice', 'bob', 'carol', 'mallory'].map(async (uid) => await createUser(broker.httpUrl, admin, uid)))
   })
@@ -34,7 +45,18 @@ describe('IM messaging', () => {
     const a = await participant(alice)
     const a2 = await participant(alice, 'alice-phone')
     const b = await participant(bob)
-    await a.command({ op: 'send', cmid: 'hello-1', cid, type: 'text', body: { text: 'Hi Bob' } })
+    // The store write is held: the PUBACK must wait for it, however long it takes. [IM-ACK-1]
+    const write = new Hold()
+    heldWrites.set('hello-1', write)
+    const order: string[] = []
+    void write.passed.then(() => order.push('stored'))
+    const acked = a.command({ op: 'send', cmid: 'hello-1', cid, type: 'text', body: { text: 'Hi Bob' } }).then(() => order.push('PUBACK'))
+    await write.reached
+    await Promise.race([acked, sleep(EARLY_PUBACK_WINDOW_MS)])
+    assert.deepEqual(order, [], 'no PUBACK while the message is not stored')
+    write.release()
+    await acked
+    assert.deepEqual(order, ['stored', 'PUBACK'])
     // The PUBACK has come back: the message is in history already.
     const history = await api(broker.httpUrl, 'GET', `/api/v1/conversations/${cid}/messages?after=0`, undefined, bob.token)
     assert.equal(history.body.messages.length, 1)
@@ -52,8 +74,10 @@ describe('IM messaging', () => {
     const a = await participant(alice)
     await a.command({ op: 'send', cmid: 'once', cid, type: 'text', body: { text: 'first' } })
     await a.command({ op: 'send', cmid: 'once', cid, type: 'text', body: { text: 'retry' } })
-    await sleep(100)
-    const echoes = a.events.filter((e) => e.ev === 'msg' && e.msg.cmid === 'once')
+    const echoes = await waitFor(() => {
+      const got = a.events.filter((e) => e.ev === 'msg' && e.msg.cmid === 'once')
+      return got.length >= 2 && got
+    }, 5000, 'an echo for each send')
     assert.equal(echoes.length, 2)
     assert.deepEqual(echoes[0], echoes[1])
     const history = await api(broker.httpUrl, 'GET', `/api/v1/conversations/${cid}/messages?after=0`, undefined, alice.token)
@@ -115,7 +139,10 @@ describe('IM messaging', () => {
     assert.equal(typing.uid, 'alice')
     assert.equal(typing.on, true)
     assert.ok(typing.expiresAt > Date.now())
-    await sleep(100)
+    // Alice's commands run in order: the answer to the next one comes after anything the typing
+    // command sent her. [IM-CMD-1]
+    await a.command({ op: 'typing', cid: 'no-such-conversation', on: true })
+    await a.next('error', (e) => e.op === 'typing')
     assert.equal(a.events.filter((e) => e.ev === 'typing').length, 0, 'not echoed to the typist')
     const history = await api(broker.httpUrl, 'GET', `/api/v1/conversations/${cid}/messages`, undefined, alice.token)
     assert.equal(history.body.messages.length, 0)

@@ -87,7 +87,8 @@ describe('mini MQTT client against our broker', () => {
     const b = peer(bob, 'bob-mini-2')
     await Promise.all([a.client.connect(), b.client.connect()])
     const { cid } = await a.client.createConversation('direct', ['bob'])
-    await sleep(100)
+    // Bob has caught up (the sync that follows a connect is done) before his connection is cut.
+    await b.client.sync()
     kill('bob-mini-2')
     await waitFor(() => b.client.state === 'waiting', 2000, 'bob to notice')
     const sent = await a.client.send(cid, 'while you were away')

@@ -68,7 +68,10 @@ describe('persistent session expiry', () => {
       await back.client.subscribeAsync(topics.inbox(visitor.uid), { qos: 1 })
       await back.client.publishAsync(topics.outbox(visitor.uid), JSON.stringify({ op: 'typing', cid: opened.body.cid, on: true }), { qos: 1 })
       await api(broker.httpUrl, 'POST', '/api/v1/support/conversations', {}, visitor.token) // answered with the open chat: no event
-      await sleep(300)
+      // A queued event is streamed right after CONNACK, ahead of any event published later; the
+      // answer to one more command is published later than all of the above.
+      await back.client.publishAsync(topics.outbox(visitor.uid), JSON.stringify({ op: 'typing', cid: 'no-such-conversation', on: true }), { qos: 1 })
+      await waitFor(() => events.some((e) => e.ev === 'error' && e.op === 'typing'), 5000, 'the answer to the last command')
       assert.equal(events.filter((e) => e.ev === 'conv').length, 0, 'the queued conv event went with the session')
     } finally { await back.client.endAsync(true) }
   })

@@ -12,12 +12,20 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Conversation, ErrorEvent, Message, QueueStatus } from '../../shared/protocol.js'
 import { adminToken, api, createUser, defaultSiteKey } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
-import { sleep, waitFor } from '../helpers/mqtt.js'
+import { waitFor } from '../helpers/mqtt.js'
 import { agentStates, assertOneOwner, conversation, DeskFixture, newVisitor, nextAfter, openChat, setStatus, waitPosition } from '../helpers/support.js'
 import { RestartableBroker } from '../helpers/broker.js'
 
 const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
 const text = (cid: string, cmid: string, body: string): Record<string, unknown> => ({ op: 'send', cmid, cid, type: 'text', body: { text: body } })
+
+/** The retained status on `im/b/support/queue` as the broker stores it: what a new subscriber gets first. */
+async function retainedStatus (desk: DeskFixture): Promise<QueueStatus | undefined> {
+  const persistence = (desk.broker.server.aedes as unknown as { persistence: { createRetainedStream (pattern: string): AsyncIterable<{ payload: Buffer }> } }).persistence
+  let status: QueueStatus | undefined
+  for await (const packet of persistence.createRetainedStream('im/b/support/queue')) status = JSON.parse(packet.payload.toString()) as QueueStatus
+  return status
+}
 
 /** Sends a command and returns the error event it caused (commands of one principal run in order). */
 async function refused (p: Participant, command: Record<string, unknown>): Promise<ErrorEvent> {
@@ -107,7 +115,7 @@ describe('support queue status for a plain MQTT device', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body))
     const { v: v1, cid: c1 } = await desk.queued()
     await waitPosition(v1, c1, 1)
-    await sleep(20)
+    await waitFor(async () => (await retainedStatus(desk))?.waiting === 1, 5000, 'the retained status to count the waiting visitor')
 
     const port = new URL(desk.broker.mqttUrl).port
     sub = spawn(MOSQUITTO_SUB, ['-h', '127.0.0.1', '-p', port, '-u', 'desk-light', '-P', secret, '-i', 'desk-light-1', '-q', '1', '-t', 'im/b/support/queue', '-F', '%r %p'], { stdio: ['ignore', 'pipe', 'pipe'] })

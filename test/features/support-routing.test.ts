@@ -197,7 +197,9 @@ describe('support routing', () => {
     await v.next('msg', (e) => e.msg.cmid === 'b-hello')
     await v.command(text(cid, 'v-thanks', 'thanks'))
     await b.next('msg', (e) => e.msg.cmid === 'v-thanks')
-    await sleep(100)
+    // The answer to another write of the old agent comes after anything sent to it before.
+    await a.command(text(cid, 'a-later', 'hello?'))
+    await a.next('error', (e) => e.cmid === 'a-later')
     assert.equal(a.events.some((e) => e.ev === 'msg' && (e.msg.cmid === 'v-thanks' || e.msg.cmid === 'b-hello')), false, 'the old agent gets nothing new')
     let states = await agentStates(desk.http, desk.admin)
     assert.deepEqual(states.get('agent-a')?.active, [])

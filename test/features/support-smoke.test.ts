@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test'
 import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
 import { join, type Participant } from '../helpers/im.js'
-import { sleep } from '../helpers/mqtt.js'
 
 describe('support desk (smoke)', () => {
   let broker: TestBroker
@@ -46,6 +45,5 @@ describe('support desk (smoke)', () => {
     assert.equal(closed.conv.support?.closedReason, 'idle')
     const me = await api(broker.httpUrl, 'GET', '/api/v1/agents/me', undefined, agent.token)
     assert.deepEqual(me.body.active, [])
-    await sleep(10)
   })
 })

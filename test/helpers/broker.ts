@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { loadConfig } from '../../broker/config/load.js'
 import type { ConfigInput } from '../../broker/config/schema.js'
-import { startServer, type ImServer, type Ports } from '../../broker/server.js'
+import { startServer, type ImServer, type Intercept, type Ports } from '../../broker/server.js'
 
 export const ADMIN_PASSWORD = 'admin-pass-1'
 export const JWT_SECRET = 'test-secret-test-secret-test-secret-0123'
@@ -30,7 +30,8 @@ export function tempDataDir (): string {
   return mkdtempSync(join(tmpdir(), 'mqtt-im-test-'))
 }
 
-export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dataDir = tempDataDir()): Promise<TestBroker> {
+/** `intercept` holds or fails parts of the broker a test cannot slow down for real (test/helpers/intercept.ts). */
+export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dataDir = tempDataDir(), intercept?: Intercept): Promise<TestBroker> {
   const config = loadConfig({
     overrides: {
       HOST: '127.0.0.1', MQTT_PORT: 0, HTTP_PORT: 0, MQTTS_PORT: 0, HTTPS_PORT: 0,
@@ -38,7 +39,7 @@ export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dat
       ...overrides
     }
   })
-  const server = await startServer({ config })
+  const server = await startServer({ config, intercept })
   return {
     server,
     dataDir,

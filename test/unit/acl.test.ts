@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Acl } from '../../broker/acl/acl.js'
 import { AclSyntaxError, GenericAcl } from '../../broker/acl/generic-rules.js'
 import { imMayPublish, imMaySubscribe } from '../../broker/acl/im-rules.js'
 import { covers, isValidFilter, matches } from '../../broker/acl/topic-filter.js'
@@ -50,6 +51,36 @@ describe('IM rules', () => {
     assert.ok(!imMayPublish(alice, 'im/u/alice/in'))
     assert.ok(!imMayPublish(alice, 'im/b/news'))
     assert.ok(imMayPublish({ uid: 'admin', role: 'admin', grants: { presence: [], channels: [] } }, 'im/b/news'))
+  })
+  // A command on `im/u/{uid}/out` runs as `{uid}`: publishing there for someone else would be
+  // sending, reading and closing chats in their name. [IM-ACL-1]
+  it('refuses publishing to another uid\'s outbox or inbox, whatever the role and grants', () => {
+    const admin = { uid: 'admin', role: 'admin' as const, grants: { presence: ['*'], channels: ['*'] } }
+    for (const who of [alice, agent, admin]) {
+      for (const topic of ['im/u/bob/out', 'im/u/bob/in', `im/u/${who.uid}x/out`, `im/u/${who.uid}/out/x`, `im/u/${who.uid}/outbox`]) {
+        assert.ok(!imMayPublish(who, topic), `${who.uid} → ${topic}`)
+      }
+    }
+    assert.ok(!imMayPublish(alice, 'im/u/alic/out'), 'nor to the outbox of a uid it starts with')
+    assert.ok(!imMayPublish({ grants: { presence: ['*'], channels: ['*'] } }, 'im/u/alice/out'), 'anonymous never')
+  })
+  it('refuses subscribing to another uid\'s outbox or inbox, and to any outbox', () => {
+    const admin = { uid: 'admin', role: 'admin' as const, grants: { presence: ['*'], channels: ['*'] } }
+    for (const who of [alice, agent, admin]) {
+      for (const filter of ['im/u/bob/out', 'im/u/bob/in', 'im/u/+/out', 'im/u/bob/#', 'im/u/+/+', 'im/u/#', `im/u/${who.uid}/out`, `im/u/${who.uid}/+`]) {
+        assert.ok(!imMaySubscribe(who, filter), `${who.uid} ← ${filter}`)
+      }
+    }
+  })
+  it('keeps other uids\' inboxes and outboxes closed when the generic ACL file opens everything', () => {
+    const acl = new Acl(GenericAcl.parse('role user\ntopic readwrite #'))
+    const who = { ...alice, clientId: 'alice-1' }
+    assert.ok(acl.mayPublish(who, 'im/u/alice/out'))
+    for (const topic of ['im/u/bob/out', 'im/u/bob/in']) assert.ok(!acl.mayPublish(who, topic), topic)
+    for (const filter of ['im/u/bob/out', 'im/u/bob/in', 'im/u/+/out', 'im/u/alice/out']) assert.ok(!acl.maySubscribe(who, filter), filter)
+    assert.ok(acl.maySubscribe(who, '#'), 'a generic `#` is granted…')
+    for (const topic of ['im/u/bob/out', 'im/u/bob/in', 'im/u/alice/out']) assert.ok(!acl.mayReceive(who, topic), `…but never delivers ${topic}`)
+    assert.ok(acl.mayReceive(who, 'im/u/alice/in'))
   })
 })
 

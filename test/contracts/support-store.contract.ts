@@ -1,0 +1,190 @@
+/**
+ * The contract every `SupportStore` must meet, whatever the database. Run it with a `build` that
+ * returns a fresh, empty store (and a `close`). The desk routes from `openCids` (FIFO by
+ * `queuedAt`) and finds a returning visitor's chat with `openFor`, so a chat that stays listed
+ * after it closed, or is listed twice, would be routed again. [IM-SUPPORT-OPEN] [IM-SUPPORT-CLOSE]
+ */
+import assert from 'node:assert/strict'
+import { it } from 'node:test'
+import type { CannedReply, SupportStore } from '../../broker/store/ports.js'
+import type { AgentState, Conversation, SupportInfo } from '../../shared/protocol.js'
+
+export interface SupportStoreFixture { support: SupportStore, close (): Promise<void> }
+
+/** A support chat of `visitor` on `site`, in `state`, queued at `queuedAt`. */
+export const supportChat = (cid: string, queuedAt: number, state: SupportInfo['state'] = 'waiting', visitor = `v_${cid}`, site = 'site_a'): Conversation => ({
+  cid,
+  kind: 'support',
+  members: [{ uid: visitor, role: 'member', joinedAt: queuedAt, readSeq: 0 }],
+  createdAt: queuedAt,
+  createdBy: visitor,
+  lastSeq: 0,
+  support: { site, visitor, state, context: {}, queuedAt, ...(state === 'active' ? { agent: 'ag1', assignedAt: queuedAt + 1 } : {}) }
+})
+
+const closed = (conv: Conversation): Conversation => ({ ...conv, support: { ...conv.support!, state: 'closed', closedAt: 99, closedReason: 'visitor' } })
+const requeued = (conv: Conversation, queuedAt: number): Conversation => ({ ...conv, support: { ...conv.support!, state: 'waiting', agent: undefined, queuedAt } })
+
+const agent = (uid: string, extra: Partial<AgentState> = {}): AgentState =>
+  ({ uid, status: 'online', capacity: 3, active: [], idleSince: 1, ...extra })
+
+const canned = (id: string, owner: string | null, text = `text of ${id}`): CannedReply =>
+  ({ id, owner, title: `title of ${id}`, text, createdAt: 1 })
+
+const byUid = (agents: AgentState[]): AgentState[] => [...agents].sort((a, b) => a.uid.localeCompare(b.uid))
+const byId = (replies: CannedReply[]): CannedReply[] => [...replies].sort((a, b) => a.id.localeCompare(b.id))
+
+export function runSupportStoreContract (build: () => Promise<SupportStoreFixture>): void {
+  /** Runs `test` against a fresh store and always closes it. */
+  const withStore = (test: (s: SupportStore) => Promise<void>) => async () => {
+    const fixture = await build()
+    try { await test(fixture.support) } finally { await fixture.close() }
+  }
+
+  // ---- agents ----
+
+  it('keeps, replaces and lists agents, each once', withStore(async (s) => {
+    assert.equal(await s.getAgent('ag1'), undefined)
+    assert.deepEqual(await s.listAgents(), [])
+    await s.putAgent(agent('ag1'))
+    await s.putAgent(agent('ag2', { status: 'away', autoAway: true, disconnectedAt: 7 }))
+    assert.deepEqual(await s.getAgent('ag2'), agent('ag2', { status: 'away', autoAway: true, disconnectedAt: 7 }))
+
+    const busy = agent('ag1', { capacity: 2, active: ['s_1', 's_2'], idleSince: 50 })
+    await s.putAgent(busy)
+    assert.deepEqual(await s.getAgent('ag1'), busy, 'the newest state replaces the old one')
+    assert.deepEqual(byUid(await s.listAgents()), [busy, agent('ag2', { status: 'away', autoAway: true, disconnectedAt: 7 })])
+    assert.equal(await s.getAgent('ag'), undefined, 'a uid another one starts with is another agent')
+  }))
+
+  // ---- the open index ----
+
+  it('lists the open support chats oldest queuedAt first, in numeric order', withStore(async (s) => {
+    assert.deepEqual(await s.openCids(), [])
+    // Inserted out of order, and across 9→10, 99→100… so a text order of the numbers would show.
+    const queuedAt: Record<string, number> = { late: 1_700_000_000_300, first: 5, middle: 1_700_000_000_100, second: 40, third: 300, fourth: 1000 }
+    for (const [cid, at] of Object.entries(queuedAt)) await s.indexOpen(supportChat(cid, at, cid === 'second' ? 'active' : 'waiting'))
+    assert.deepEqual(await s.openCids(), ['first', 'second', 'third', 'fourth', 'middle', 'late'], 'waiting and active chats alike')
+  }))
+
+  it('lists two chats queued in the same millisecond both', withStore(async (s) => {
+    await s.indexOpen(supportChat('twin-b', 10))
+    await s.indexOpen(supportChat('twin-a', 10))
+    await s.indexOpen(supportChat('earlier', 9))
+    const open = await s.openCids()
+    assert.equal(open[0], 'earlier')
+    assert.deepEqual(open.slice(1).sort(), ['twin-a', 'twin-b'])
+  }))
+
+  it('lists many chats indexed at once, each once, in queue order', withStore(async (s) => {
+    const at = Array.from({ length: 60 }, (_, i) => 1000 + ((i * 37) % 60)) // a permutation of 1000..1059
+    await Promise.all(at.map(async (queuedAt) => { await s.indexOpen(supportChat(`c${queuedAt}`, queuedAt)) }))
+    assert.deepEqual(await s.openCids(), Array.from({ length: 60 }, (_, i) => `c${1000 + i}`))
+  }))
+
+  it('keeps a chat at its place when it becomes active, and moves it when it is queued again', withStore(async (s) => {
+    const a = supportChat('a', 10)
+    const b = supportChat('b', 20)
+    const c = supportChat('c', 30)
+    for (const conv of [a, b, c]) await s.indexOpen(conv)
+    await s.indexOpen({ ...c, support: { ...c.support!, state: 'active', agent: 'ag1', assignedAt: 31 } })
+    assert.deepEqual(await s.openCids(), ['a', 'b', 'c'], 'assigned: same place, listed once')
+    // A transfer puts it back at the head of the queue, just before the oldest waiting chat.
+    await s.indexOpen(requeued(c, 9))
+    assert.deepEqual(await s.openCids(), ['c', 'a', 'b'], 'queued again: moved, listed once')
+    await s.indexOpen(requeued(a, 40))
+    assert.deepEqual(await s.openCids(), ['c', 'b', 'a'])
+  }))
+
+  it('takes a closed chat out of the open list, wherever it stood', withStore(async (s) => {
+    const chats = [supportChat('a', 10), supportChat('b', 20, 'active'), supportChat('c', 30)]
+    for (const conv of chats) await s.indexOpen(conv)
+    await s.indexOpen(closed(chats[1]!))
+    assert.deepEqual(await s.openCids(), ['a', 'c'])
+    await s.indexOpen(requeued(chats[2]!, 5))
+    await s.indexOpen(closed(requeued(chats[2]!, 5)))
+    assert.deepEqual(await s.openCids(), ['a'], 'a re-queued chat closes from its new place')
+    await s.indexOpen(closed(chats[0]!))
+    assert.deepEqual(await s.openCids(), [])
+    await s.indexOpen(closed(chats[0]!))
+    await s.indexOpen(closed(supportChat('never-open', 1)))
+    assert.deepEqual(await s.openCids(), [], 'closing twice, or a chat never indexed, changes nothing')
+  }))
+
+  it('leaves conversations that are not support chats out', withStore(async (s) => {
+    const { support: _support, ...group } = supportChat('g1', 10)
+    await s.indexOpen({ ...group, kind: 'group' })
+    assert.deepEqual(await s.openCids(), [])
+  }))
+
+  it('finds a visitor\'s open chat by site and visitor, until it closes', withStore(async (s) => {
+    assert.equal(await s.openFor('site_a', 'v_1'), undefined)
+    const first = supportChat('s1', 10, 'waiting', 'v_1', 'site_a')
+    await s.indexOpen(first)
+    await s.indexOpen(supportChat('s2', 11, 'waiting', 'v_2', 'site_a'))
+    await s.indexOpen(supportChat('s3', 12, 'waiting', 'v_1', 'site_b'))
+    assert.equal(await s.openFor('site_a', 'v_1'), 's1')
+    assert.equal(await s.openFor('site_a', 'v_2'), 's2')
+    assert.equal(await s.openFor('site_b', 'v_1'), 's3', 'one open chat per visitor and site')
+    assert.equal(await s.openFor('site_b', 'v_2'), undefined)
+    assert.equal(await s.openFor('site_a', 'v_'), undefined, 'a visitor uid another one starts with is another visitor')
+
+    await s.indexOpen({ ...first, support: { ...first.support!, state: 'active', agent: 'ag1' } })
+    assert.equal(await s.openFor('site_a', 'v_1'), 's1', 'an active chat is open')
+    await s.indexOpen(closed(first))
+    assert.equal(await s.openFor('site_a', 'v_1'), undefined)
+    assert.equal(await s.openFor('site_b', 'v_1'), 's3', 'the visitor\'s chat on another site stays open')
+  }))
+
+  it('keeps a visitor\'s new chat found when an older one of theirs is closed again', withStore(async (s) => {
+    const old = supportChat('old', 10, 'waiting', 'v_1')
+    await s.indexOpen(old)
+    await s.indexOpen(closed(old))
+    const fresh = supportChat('fresh', 20, 'waiting', 'v_1')
+    await s.indexOpen(fresh)
+    assert.equal(await s.openFor('site_a', 'v_1'), 'fresh')
+    // The idle release and the visitor close the old chat at the same time: the second close lands late.
+    await s.indexOpen(closed(old))
+    assert.equal(await s.openFor('site_a', 'v_1'), 'fresh')
+    assert.deepEqual(await s.openCids(), ['fresh'])
+  }))
+
+  // ---- visitors' last traffic and the broker's heartbeat ----
+
+  it('remembers when each visitor was last seen, the newest write winning', withStore(async (s) => {
+    assert.equal(await s.seen('v_1'), undefined)
+    await s.setSeen('v_1', 1_700_000_000_000)
+    await s.setSeen('v_12', 5)
+    assert.equal(await s.seen('v_1'), 1_700_000_000_000)
+    await s.setSeen('v_1', 1_700_000_000_500)
+    assert.equal(await s.seen('v_1'), 1_700_000_000_500)
+    assert.equal(await s.seen('v_12'), 5)
+    assert.equal(await s.seen('v_'), undefined)
+  }))
+
+  it('remembers the broker\'s heartbeat, the newest write winning', withStore(async (s) => {
+    assert.equal(await s.aliveAt(), undefined, 'a broker that never ran has no heartbeat')
+    await s.setAliveAt(1_700_000_000_000)
+    assert.equal(await s.aliveAt(), 1_700_000_000_000)
+    await s.setAliveAt(1_700_000_001_000)
+    assert.equal(await s.aliveAt(), 1_700_000_001_000)
+  }))
+
+  // ---- canned replies ----
+
+  it('keeps, replaces, lists and deletes canned replies, shared and personal', withStore(async (s) => {
+    assert.deepEqual(await s.listCanned(), [])
+    await s.putCanned(canned('hello', null))
+    await s.putCanned(canned('mine', 'ag1'))
+    await s.putCanned(canned('bye', null))
+    assert.deepEqual(byId(await s.listCanned()), [canned('bye', null), canned('hello', null), canned('mine', 'ag1')])
+
+    await s.putCanned(canned('hello', null, 'Hello! How can I help?'))
+    assert.deepEqual(byId(await s.listCanned()), [canned('bye', null), canned('hello', null, 'Hello! How can I help?'), canned('mine', 'ag1')], 'replaced, listed once')
+    assert.equal((await s.listCanned()).find((r) => r.id === 'hello')?.owner, null, 'a shared reply keeps owner null')
+
+    await s.deleteCanned('bye')
+    await s.deleteCanned('never-there')
+    assert.deepEqual(byId(await s.listCanned()), [canned('hello', null, 'Hello! How can I help?'), canned('mine', 'ag1')])
+  }))
+}
