@@ -1,7 +1,7 @@
 /**
  * The console's DOM events: `imc-*`, kebab-case, one detail type each, `bubbles` and `composed`
- * so they cross shadow roots up to `<imc-console>`, which acts on them. (`imc-` keeps them apart
- * from the widget's `im-*` events.)
+ * so they cross shadow roots up to `<imc-agent-desk>` or `<imc-console-app>`, which act on them.
+ * (`imc-` keeps them apart from the widget's `im-*` events.)
  */
 import type { AgentStatus } from '../shared/protocol.js'
 import type { LocaleCode } from './i18n/localize.js'
@@ -9,6 +9,8 @@ import type { LocaleCode } from './i18n/localize.js'
 export interface ConsoleEventMap {
   'imc-login': { uid: string, password: string }
   'imc-logout': undefined
+  /** from `<imc-agent-desk>`: the agent signed out (`ended: false`), or the broker ended the session */
+  'imc-signed-out': { ended: boolean }
   'imc-status-change': { status: AgentStatus, capacity?: number }
   'imc-select': { cid: string }
   'imc-claim': { cid: string }
@@ -34,6 +36,7 @@ declare global {
   interface GlobalEventHandlersEventMap {
     'imc-login': CustomEvent<ConsoleEventMap['imc-login']>
     'imc-logout': CustomEvent<ConsoleEventMap['imc-logout']>
+    'imc-signed-out': CustomEvent<ConsoleEventMap['imc-signed-out']>
     'imc-status-change': CustomEvent<ConsoleEventMap['imc-status-change']>
     'imc-select': CustomEvent<ConsoleEventMap['imc-select']>
     'imc-claim': CustomEvent<ConsoleEventMap['imc-claim']>

@@ -7,40 +7,34 @@
  *   `panel-<hash>.js` (Lit and the chat UI), ES modules with shared chunks, loaded on open, or the
  *   engine alone at idle time when a chat is going on. Hashed names can be cached for good.
  *
+ * Every file is precompressed beside itself (`.br`, `.gz`; see browser-build.ts), which the broker
+ * sends to a browser that accepts it.
+ *
  *   npm run build:widget                 (also part of `npm run build` and `npm start`)
  *   tsx scripts/build-widget.ts --dev    (no minification)
  *
  * `scripts/widget-size.ts` measures the result against the budgets.
  */
-import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
-import { browserBuildOptions, ROOT } from './browser-build.js'
+import { browserBuildOptions, buildStaged, precompress, ROOT, type WireSize } from './browser-build.js'
 
 export const WIDGET_OUT_DIR = resolve(ROOT, 'dist', 'widget')
 
-export interface WidgetFile { file: string, bytes: number, gzipBytes: number, launcher: boolean }
+/** A script of the widget and its weight (raw, gzip -9, brotli 11: as the broker sends it). */
+export interface WidgetFile extends WireSize { launcher: boolean }
 export interface WidgetBuild { outDir: string, files: WidgetFile[] }
 
 /**
- * Builds into a fresh temporary folder, then moves each file into `outDir` (a rename is atomic) and
- * removes what the new build no longer has: a broker serving `outDir` meanwhile — another test
- * process building at the same time — never sees a missing or half-written file.
+ * Builds into a fresh temporary folder, then moves each file into `outDir` (see `buildStaged`):
+ * a broker serving `outDir` meanwhile — another test process building at the same time — never
+ * sees a missing or half-written file, and `widget.js` comes last, after the chunks it names.
  */
 export async function buildWidget ({ outDir = WIDGET_OUT_DIR, minify = true }: { outDir?: string, minify?: boolean } = {}): Promise<WidgetBuild> {
-  await mkdir(outDir, { recursive: true })
-  const stage = await mkdtemp(`${outDir}.build-`)
-  try {
-    const files = await buildInto(stage, minify)
-    const fresh = new Set(await readdir(stage))
-    for (const name of fresh) await rename(resolve(stage, name), resolve(outDir, name))
-    for (const name of await readdir(outDir)) if (!fresh.has(name)) await rm(resolve(outDir, name), { recursive: true, force: true })
-    return { outDir, files }
-  } finally {
-    await rm(stage, { recursive: true, force: true })
-  }
+  const files = await buildStaged(outDir, ['widget.js'], async (stage) => await buildInto(stage, minify))
+  return { outDir, files }
 }
 
 async function buildInto (outDir: string, minify: boolean): Promise<WidgetFile[]> {
@@ -70,16 +64,15 @@ async function buildInto (outDir: string, minify: boolean): Promise<WidgetFile[]
       __IM_VERSION__: JSON.stringify(version)
     }
   })
-  const outputs = [...Object.keys(chunks.metafile.outputs), ...Object.keys(launcher.metafile.outputs)].filter((f) => f.endsWith('.js'))
-  const files = await Promise.all(outputs.map(async (rel): Promise<WidgetFile> => {
-    const content = await readFile(resolve(ROOT, rel))
-    return { file: basename(rel), bytes: content.length, gzipBytes: gzipSync(content, { level: 9 }).length, launcher: basename(rel) === 'widget.js' }
-  }))
+  const scripts = new Set([...Object.keys(chunks.metafile.outputs), ...Object.keys(launcher.metafile.outputs)].filter((f) => f.endsWith('.js')).map((f) => basename(f)))
+  const files = (await precompress(outDir))
+    .filter((f) => scripts.has(f.file))
+    .map((f): WidgetFile => ({ ...f, launcher: f.file === 'widget.js' }))
   return files.sort((a, b) => Number(b.launcher) - Number(a.launcher) || a.file.localeCompare(b.file))
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { outDir, files } = await buildWidget({ minify: !process.argv.includes('--dev') })
-  const total = files.reduce((sum, f) => sum + f.gzipBytes, 0)
-  process.stdout.write(`widget built: ${outDir} (${files.length} scripts, ${(total / 1000).toFixed(1)} KB gzipped)\n`)
+  const total = files.reduce((sum, f) => sum + f.brBytes, 0)
+  process.stdout.write(`widget built: ${outDir} (${files.length} scripts, ${(total / 1000).toFixed(1)} KB brotli)\n`)
 }

@@ -105,7 +105,9 @@ describe('agent console in Chromium', { skip }, () => {
     assert.match(csp, /script-src 'self'/)
     assert.match(csp, /connect-src 'self' ws: wss:/)
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
-    assert.equal((await fetch(`${broker.httpUrl}/console/console.js`)).status, 200)
+    const script = /src="\/console\/(console-[A-Z0-9]{8}\.js)"/.exec(await res.text())?.[1]
+    assert.ok(script, 'index.html names the hashed script')
+    assert.equal((await fetch(`${broker.httpUrl}/console/${script}`)).status, 200)
     for (const path of ['/console/../package.json', '/console/%2e%2e/package.json', '/console/..%2fpackage.json', '/console/%2e%2e%2f%2e%2e%2fpackage.json', '/console/console.js.map/../../../package.json']) {
       assert.equal((await fetch(`${broker.httpUrl}${path}`)).status, 404, path)
     }

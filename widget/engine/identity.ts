@@ -21,6 +21,12 @@ export class VisitorIdentitySource {
   #identityToken: string | undefined
   #current: VisitorIdentity | undefined
   #pending: Promise<VisitorIdentity> | undefined
+  /**
+   * The current identity was made by the broker for this page just now (nothing to present: no
+   * stored token, no identity token, or a stored token the broker no longer took): a visitor that
+   * new has no chat yet.
+   */
+  minted = false
 
   constructor (o: { server: string, site: string, storage: SiteStorage, identityToken?: string }) {
     this.#server = o.server
@@ -61,6 +67,7 @@ export class VisitorIdentitySource {
       throw isErrorCode(code) ? new ImError(code, answer?.error?.message) : new Error(`POST /api/v1/visitors: HTTP ${response.status}`)
     }
     const identity: VisitorIdentity = { uid: answer.uid, token: answer.token, expiresAt: Number(answer.expiresAt) || Date.now() + 3_600_000 }
+    this.minted = body.identityToken === undefined && identity.uid !== stored?.uid
     this.#current = identity
     this.#identityToken = undefined
     this.#storage.set(KEY, identity)

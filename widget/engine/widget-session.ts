@@ -123,8 +123,10 @@ export class WidgetSession extends Emitter<SessionEvents> {
       this.#me = await this.#identity.get()
       this.#slot ??= await claimTabSlot(this.options.site)
       this.log ??= new ChatLog(this.#me.uid)
-      if (!this.#client) this.#openClient()
-      await this.#loadCurrent()
+      // A visitor the broker made just now has no chat to load (the first connect looks anyway).
+      const load = !this.#identity.minted
+      if (!this.#client) this.#openClient(load)
+      if (load) await this.#loadCurrent()
       for (const entry of this.#storage.get<PendingEntry[]>(this.#pendingKey) ?? []) this.log.addPending(entry)
       this.status = 'ready'
       this.#activity ??= new PageActivity({
@@ -277,7 +279,8 @@ export class WidgetSession extends Emitter<SessionEvents> {
 
   // ---- connection ----
 
-  #openClient (): void {
+  /** A client, connecting; `listing`: the start is fetching the chat over HTTP meanwhile. */
+  #openClient (listing = false): void {
     const me = this.#me!
     const client = new ImClient({
       mqttUrl: mqttUrlOf(this.options.server),
@@ -291,7 +294,16 @@ export class WidgetSession extends Emitter<SessionEvents> {
     this.#client = client
     this.connection = 'connecting'
     const mine = (): boolean => this.#client === client
-    client.on('connected', () => { if (mine()) this.#onConnected() })
+    let first = true
+    client.on('connected', ({ sessionPresent }) => {
+      if (!mine()) return
+      // The start lists the chat (and fetches its history) while this client connects. When the
+      // broker kept the session, whatever happened since is queued for it [MQTT-3.1.2-5] and
+      // comes now, so its first connect needs no second look; every other connect catches up.
+      const caughtUp = first && listing && sessionPresent
+      first = false
+      this.#onConnected(!caughtUp)
+    })
     client.on('disconnected', ({ willReconnect }) => { if (mine()) this.#onDisconnected(willReconnect) })
     client.on('closed', () => { if (mine()) { this.connection = 'closed'; this.#changed() } })
     client.on('message', (m) => { if (mine()) this.#onMessage(m, true) })
@@ -336,11 +348,11 @@ export class WidgetSession extends Emitter<SessionEvents> {
     this.#changed()
   }
 
-  #onConnected (): void {
+  #onConnected (catchUp: boolean): void {
     this.connection = 'online'
     this.#clearBanner()
     this.#changed()
-    this.#catchUp().catch(() => undefined)
+    if (catchUp) this.#catchUp().catch(() => undefined)
     void this.#flushPending()
   }
 
@@ -365,10 +377,13 @@ export class WidgetSession extends Emitter<SessionEvents> {
   async #loadCurrent (): Promise<void> {
     const client = this.#client!
     const newest = (await client.supportConversations())[0]
-    if (newest && (newest.support?.state !== 'closed' || this.#storage.get<boolean>(ACTIVE_CHAT_KEY) === true)) {
-      this.#adopt(newest)
-      await this.#fetchHistory()
-    }
+    if (!newest || (newest.support?.state === 'closed' && this.#storage.get<boolean>(ACTIVE_CHAT_KEY) !== true)) return
+    // A `conv` event that came while the list was on its way is no older than the list: it stays.
+    const current = this.conversation
+    if (current && (current.cid === newest.cid || current.createdAt > newest.createdAt)) return
+    if (current) { this.#switchTo(newest); return }
+    this.#adopt(newest)
+    await this.#fetchHistory()
   }
 
   /** After a (re)connect: the chat's state may have changed (closed while away), and messages missed. */
