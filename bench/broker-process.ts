@@ -1,92 +1,89 @@
 /**
  * The broker under test runs in its own process — `node --import tsx broker/main.ts`, what
  * `npm run dev` runs — so that its CPU time and memory can be read apart from the benchmark's
- * clients. Each broker gets a fresh temporary DATA_DIR, listens on 127.0.0.1 with ports chosen by
- * the kernel, and logs at `info` — nothing on the hot path logs at that level — so its "broker
- * ready" line tells the ports.
+ * clients. Each broker gets a fresh temporary DATA_DIR (or, to restart after a crash, the one it
+ * had), listens on 127.0.0.1 with ports chosen by the kernel (or the ones it had), and logs at
+ * `info` — nothing on the hot path logs at that level — so its "broker ready" line tells the ports.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { CONFIG_KEYS } from '../broker/config/schema.js'
+import { Child, makeTempDir, removeTempDir } from './child.js'
 
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url))
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const START_TIMEOUT_MS = 30_000
-const STOP_TIMEOUT_MS = 10_000
+
+export interface BrokerPorts { mqtt: number, http: number }
 
 export interface BrokerProcess {
   readonly pid: number
   readonly dataDir: string
+  readonly ports: BrokerPorts
   readonly mqttUrl: string
   readonly wsUrl: string
   /** base of the HTTP API, e.g. `http://127.0.0.1:41234` */
   readonly httpUrl: string
+  /** SIGTERM (SIGKILL after 10 s); deletes the data directory unless the caller gave it */
   stop (): Promise<void>
+  /** `kill -9`; the data directory stays */
+  kill (): Promise<void>
 }
 
-interface Live { child: ChildProcess, dataDir: string }
-const live = new Set<Live>()
+/** To start a broker again on what a killed one left: its data directory (kept at stop) and its ports. */
+export interface BrokerReuse { dataDir: string, ports?: BrokerPorts }
 
-// Last resort when the benchmark dies some other way: no broker and no temp dir outlive it.
-process.once('exit', () => {
-  for (const { child, dataDir } of live) {
-    if (isRunning(child)) child.kill('SIGKILL')
-    rmSync(dataDir, { recursive: true, force: true })
-  }
-})
+/**
+ * The bench's whole load comes from one address and a few uids, as fast as the broker takes it:
+ * the per-address and per-uid rate limits, meant for abuse, would measure themselves. Lifted here;
+ * their cost per message (a token bucket per command) stays in the figures.
+ */
+export const LOAD_FROM_ONE_ADDRESS: Readonly<Record<string, string>> = {
+  CONNECTS_PER_IP_PER_MINUTE: '1000000',
+  LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
+  COMMANDS_PER_SECOND: '100000',
+  COMMAND_BURST: '100000',
+  CONVERSATIONS_PER_USER_PER_HOUR: '1000000'
+}
 
 /** Starts a broker; `env` adds or overrides settings (the caller's own config variables are ignored). */
-export async function startBroker (env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mqtt-im-bench-'))
+export async function startBroker (env: Record<string, string> = {}, reuse?: BrokerReuse): Promise<BrokerProcess> {
+  const dataDir = reuse?.dataDir ?? makeTempDir('mqtt-im-bench-')
   const childEnv: NodeJS.ProcessEnv = { ...process.env }
   for (const key of [...CONFIG_KEYS, 'CONFIG_FILE']) delete childEnv[key]
   Object.assign(childEnv, {
-    HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATA_DIR: dataDir,
-    ANONYMOUS_NAMESPACE: 'bench/#', LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    MQTT_PORT: String(reuse?.ports?.mqtt ?? 0),
+    HTTP_PORT: String(reuse?.ports?.http ?? 0),
+    DATA_DIR: dataDir,
+    ANONYMOUS_NAMESPACE: 'bench/#',
+    LOG_LEVEL: 'info',
     ...env
   })
-  const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
-    cwd: PROJECT_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const entry: Live = { child, dataDir }
-  live.add(entry)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const output: string[] = []
-  let onReady: (ports: { mqtt: number, http: number }) => void = () => undefined
-  const ready = new Promise<{ mqtt: number, http: number }>((resolve) => { onReady = resolve })
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => {
-      output.push(line)
+  let onReady: (ports: BrokerPorts) => void = () => undefined
+  const ready = new Promise<BrokerPorts>((resolve) => { onReady = resolve })
+  const child = new Child(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: childEnv,
+    onLine: (line) => {
       const entry = parseLogLine(line)
       if (entry?.msg === 'broker ready' && entry.ports) onReady(entry.ports)
       else if (entry === undefined || entry.level >= 40) process.stderr.write(`[broker] ${line}\n`)
-    })
-  }
-
-  const stop = async (): Promise<void> => {
-    if (isRunning(child)) {
-      child.kill('SIGTERM')
-      const force = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
-      await exited
-      clearTimeout(force)
     }
-    rmSync(dataDir, { recursive: true, force: true })
-    live.delete(entry)
+  })
+  const stop = async (): Promise<void> => {
+    await child.stop()
+    if (reuse === undefined) removeTempDir(dataDir)
   }
-
   try {
-    if (child.pid === undefined) throw new Error('could not start the broker process')
-    const ports = await waitReady(child, ready, () => output.join('\n'))
+    const ports = await child.until(ready, 'the broker', START_TIMEOUT_MS)
     return {
       pid: child.pid,
       dataDir,
+      ports,
       mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
       wsUrl: `ws://127.0.0.1:${ports.http}/mqtt`,
       httpUrl: `http://127.0.0.1:${ports.http}`,
-      stop
+      stop,
+      kill: () => child.kill()
     }
   } catch (err) {
     await stop()
@@ -94,42 +91,10 @@ export async function startBroker (env: Record<string, string> = {}): Promise<Br
   }
 }
 
-/** Stops every broker still running (SIGINT/SIGTERM handler). */
-export async function stopAllBrokers (): Promise<void> {
-  await Promise.all([...live].map(async ({ child, dataDir }) => {
-    if (isRunning(child)) {
-      child.kill('SIGTERM')
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => { child.kill('SIGKILL'); resolve() }, STOP_TIMEOUT_MS)
-        child.once('exit', () => { clearTimeout(force); resolve() })
-      })
-    }
-    rmSync(dataDir, { recursive: true, force: true })
-  }))
-  live.clear()
-}
-
-async function waitReady<T> (child: ChildProcess, ready: Promise<T>, output: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const failed = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`the broker was not ready within ${START_TIMEOUT_MS / 1000} s\n${output()}`)), START_TIMEOUT_MS)
-    child.once('exit', (code, signal) => reject(new Error(`the broker exited (${String(signal ?? code)}) before it was ready\n${output()}`)))
-  })
+function parseLogLine (line: string): { level: number, msg?: string, ports?: BrokerPorts } | undefined {
   try {
-    return await Promise.race([ready, failed])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-function parseLogLine (line: string): { level: number, msg?: string, ports?: { mqtt: number, http: number } } | undefined {
-  try {
-    return JSON.parse(line) as { level: number, msg?: string, ports?: { mqtt: number, http: number } }
+    return JSON.parse(line) as { level: number, msg?: string, ports?: BrokerPorts }
   } catch {
     return undefined
   }
-}
-
-function isRunning (child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null
 }

@@ -1,6 +1,6 @@
 /**
  * What the kernel knows about the broker process, read from Linux `/proc`: CPU time, resident
- * memory. Everything returns `undefined` where `/proc` is missing (macOS):
+ * memory; and how busy the whole machine was. Everything returns `undefined` where `/proc` is missing (macOS):
  * the benchmark still runs, it just cannot report broker resources there.
  */
 import { execFileSync } from 'node:child_process'
@@ -26,6 +26,20 @@ export function cpuSeconds (pid: number): number | undefined {
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / CLOCK_TICKS : undefined
+}
+
+/**
+ * CPU time the whole machine has spent running processes so far (every core, every process: user,
+ * nice, system, and steal — time a hypervisor gave to another guest), in CPU-seconds, from the first
+ * line of /proc/stat. Less what the bench and the broker used, it tells how much else ran during a
+ * measurement on a shared machine. Interrupt time is left out: loopback traffic may be counted there.
+ */
+export function machineBusySeconds (): number | undefined {
+  const line = readText('/proc/stat')?.split('\n', 1)[0]
+  if (line === undefined || !line.startsWith('cpu ')) return undefined
+  const [user, nice, system, , , , , steal] = line.slice(4).trim().split(/\s+/).map(Number)
+  const busy = [user, nice, system, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0)
+  return Number.isFinite(busy) ? busy / CLOCK_TICKS : undefined
 }
 
 /** Resident set size (VmRSS) in bytes. */

@@ -1,4 +1,7 @@
-/** The readable tables printed at the end of a run: one row per run, then IM ÷ its relay baseline. */
+/**
+ * The readable tables printed at the end of a run: one row per run, then IM ÷ its relay baseline;
+ * and the table layout the comparison's tables (compare-report.ts) share.
+ */
 import type { LatencySummary } from './stats.js'
 
 /** What every run reports, whatever measured it (`relay.ts` or `workload.ts`). */
@@ -22,9 +25,10 @@ export interface ResultRow {
 /** An IM run next to the plain relay that did the same deliveries through the same broker. */
 export interface Comparison { im: ResultRow, baseline: ResultRow }
 
-interface Column<T> { title: string, value: (r: T) => string }
+/** `text`: left-aligned (default: figures, right-aligned; the titles in TEXT_COLUMNS are text) */
+export interface Column<T> { title: string, value: (r: T) => string, text?: boolean }
 
-const MB = 1024 * 1024
+export const MB = 1024 * 1024
 /** left-aligned; every other column is a figure, right-aligned */
 const TEXT_COLUMNS = new Set(['run', 'IM run', 'transport', 'baseline'])
 
@@ -80,29 +84,29 @@ export function cpuPerDelivery (r: ResultRow): number | null {
   return r.broker.cpuSeconds === null || r.delivered === 0 ? null : (r.broker.cpuSeconds / r.delivered) * 1e6
 }
 
-function table<T> (columns: Array<Column<T>>, items: T[]): string {
+export function table<T> (columns: Array<Column<T>>, items: T[]): string {
   const rows = [columns.map((c) => c.title), ...items.map((item) => columns.map((c) => c.value(item)))]
   const widths = columns.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)))
-  const text = columns.map((c) => TEXT_COLUMNS.has(c.title))
+  const text = columns.map((c) => c.text ?? TEXT_COLUMNS.has(c.title))
   const line = (row: string[]): string => row.map((cell, i) => text[i] ? cell.padEnd(widths[i] as number) : cell.padStart(widths[i] as number)).join('  ')
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
   const [header, ...body] = rows
   return [line(header as string[]), rule, ...body.map(line)].join('\n')
 }
 
-function ms (value: number): string {
+export function ms (value: number): string {
   return Number.isNaN(value) ? 'n/a' : value.toFixed(value < 10 ? 2 : 1)
 }
 
-function ratio (value: number | null, baseline: number | null): number | null {
+export function ratio (value: number | null, baseline: number | null): number | null {
   if (value === null || baseline === null || !Number.isFinite(value) || !Number.isFinite(baseline) || baseline === 0) return null
   return value / baseline
 }
 
-function times (value: number | null): string {
+export function times (value: number | null): string {
   return value === null ? 'n/a' : `${value.toFixed(2)}×`
 }
 
-function orNa (value: number | null, format: (v: number) => string): string {
+export function orNa (value: number | null, format: (v: number) => string): string {
   return value === null ? 'n/a' : format(value)
 }

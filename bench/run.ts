@@ -7,120 +7,37 @@
  *   each next to its plain-relay baseline through the same broker: `relay` for `direct`,
  *   `relay group` (relay-group.ts) for `group`, so that IM ÷ relay shows what the pipeline costs.
  *
+ * With `--vs mosquitto,aedes`, or the suites `idle` and `drain`, the comparison engine runs
+ * instead (compare.ts): relay, idle connections and offline drain against this broker and the
+ * others, on lean load clients, over several rounds.
+ *
  * Exits 1 if any message was lost, duplicated or stored twice, 2 on an error.
  * See bench/README.md for what the figures mean.
  */
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { cpus } from 'node:os'
-import { parseArgs } from 'node:util'
-import { startBroker, stopAllBrokers } from './broker-process.js'
+import { dirname, join } from 'node:path'
+import { LOAD_FROM_ONE_ADDRESS, startBroker } from './broker-process.js'
+import { stopAllChildren } from './child.js'
 import { closeAllClients } from './clients.js'
-import { IM_SCENARIOS, runImDirect, runImGroup, type ImRunOptions, type ImScenario } from './im.js'
+import { comparisonFailures, describeComparison, runComparison, type ComparisonResults } from './compare.js'
+import { drainRatios, formatComparison, idleRatios, relayRatios, summariseDrain, summariseIdle, summariseRelay } from './compare-report.js'
+import { runImDirect, runImGroup, type ImRunOptions } from './im.js'
 import { adminLogin } from './im-setup.js'
+import { mosquittoMissing, mosquittoVersion } from './mosquitto-process.js'
+import { USAGE, parseOptions, type BenchOptions, type Transport } from './options.js'
 import { rssBytes } from './proc.js'
-import { HEADER_BYTES, runRelay } from './relay.js'
+import { runRelay } from './relay.js'
 import { runRelayGroup } from './relay-group.js'
 import { formatComparisons, formatTable, ratios, type Comparison, type ResultRow } from './report.js'
-
-const TRANSPORTS = ['tcp', 'ws'] as const
-type Transport = typeof TRANSPORTS[number]
-const SUITES = ['relay', 'im'] as const
-type Suite = typeof SUITES[number]
 
 /** the broker's defaults for a chat message and a command; raised for larger --payload */
 const BROKER_MESSAGE_MAX_CHARS = 10_000
 const BROKER_COMMAND_MAX_BYTES = 65_536
-/** the broker's limit on group size */
-const MAX_GROUP_MEMBERS = 500
-
-interface BenchOptions {
-  suites: Suite[]
-  scenarios: ImScenario[]
-  messages: number
-  groupMessages: number
-  warmup: number
-  clients: number
-  groupSize: number
-  groupSenders: number
-  window: number
-  payload: number
-  transports: Transport[]
-  json?: string
-}
-
-const USAGE = `usage: npm run bench -- [options]
-  --suite L           comma-separated, from: ${SUITES.join(', ')} (default relay,im); im runs its relay baselines too
-  --scenarios L       IM scenarios, from: ${IM_SCENARIOS.join(', ')} (default direct,group)
-  --messages N        measured messages per transport for relay and im direct, all senders together (default 20000)
-  --group-messages N  measured messages per transport for im group and relay group; each one is
-                      delivered to group-size − 1 members (default 5000)
-  --warmup N          warm-up messages per run, not measured (default 1000)
-  --clients N         sender/recipient pairs for relay and im direct (default 10)
-  --group-size G      members of the group, every one of them receiving (default 10)
-  --group-senders S   members of the group sending, at most G (default 2)
-  --window N          unacknowledged messages allowed per sender (default 100)
-  --payload BYTES     relay payload size, and size of an IM send command; at least ${HEADER_BYTES} (default 256)
-  --transports L      comma-separated, from: ${TRANSPORTS.join(', ')} (default tcp,ws)
-  --json FILE         also write the results as JSON to FILE`
-
-function parseOptions (argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      suite: { type: 'string', default: SUITES.join(',') },
-      scenarios: { type: 'string', default: IM_SCENARIOS.join(',') },
-      messages: { type: 'string', default: '20000' },
-      'group-messages': { type: 'string', default: '5000' },
-      warmup: { type: 'string', default: '1000' },
-      clients: { type: 'string', default: '10' },
-      'group-size': { type: 'string', default: '10' },
-      'group-senders': { type: 'string', default: '2' },
-      window: { type: 'string', default: '100' },
-      payload: { type: 'string', default: '256' },
-      transports: { type: 'string', default: TRANSPORTS.join(',') },
-      json: { type: 'string' },
-      help: { type: 'boolean', default: false }
-    }
-  })
-  if (values.help) {
-    console.log(USAGE)
-    process.exit(0)
-  }
-  const groupSize = int('group-size', values['group-size'], 2, MAX_GROUP_MEMBERS)
-  return {
-    suites: list('suite', values.suite, SUITES),
-    scenarios: list('scenarios', values.scenarios, IM_SCENARIOS),
-    messages: int('messages', values.messages, 1),
-    groupMessages: int('group-messages', values['group-messages'], 1),
-    warmup: int('warmup', values.warmup, 0),
-    // the relay payload numbers publishers with 16 bits
-    clients: int('clients', values.clients, 1, 65_535),
-    groupSize,
-    groupSenders: int('group-senders', values['group-senders'], 1, groupSize),
-    window: int('window', values.window, 1),
-    // the broker's default MAX_PACKET_BYTES is 256 KiB, topic and header included
-    payload: int('payload', values.payload, HEADER_BYTES, 256 * 1024 - 1024),
-    transports: list('transports', values.transports, TRANSPORTS),
-    ...(values.json === undefined ? {} : { json: values.json })
-  }
-}
-
-class UsageError extends Error {}
-
-function int (name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got "${text}"`)
-  return value
-}
-
-function list<T extends string> (name: string, text: string, allowed: readonly T[]): T[] {
-  const items = text.split(',').map((t) => t.trim()).filter((t) => t !== '')
-  const unknown = items.filter((t) => !(allowed as readonly string[]).includes(t))
-  if (unknown.length > 0 || items.length === 0) throw new UsageError(`--${name}: expected some of ${allowed.join(', ')}, got "${text}"`)
-  return [...new Set(items)] as T[]
-}
+/** aedes does not export its package.json: read it next to its entry point */
+const AEDES_VERSION = (JSON.parse(readFileSync(join(dirname(createRequire(import.meta.url).resolve('aedes')), 'package.json'), 'utf8')) as { version: string }).version
 
 /** a run's result: the table's figures, and the others that only the JSON file gets */
 type Row = ResultRow & { idMismatches?: number, brokerIdleRssBytes?: number | null }
@@ -163,19 +80,6 @@ async function runTransport (transport: Transport, options: BenchOptions, adminP
   }
 }
 
-/**
- * The bench's whole load comes from one address and a few uids, as fast as the broker takes it:
- * the per-address and per-uid rate limits, meant for abuse, would measure themselves. Lifted here;
- * their cost per message (a token bucket per command) stays in the figures.
- */
-const LOAD_FROM_ONE_ADDRESS: Readonly<Record<string, string>> = {
-  CONNECTS_PER_IP_PER_MINUTE: '1000000',
-  LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: '1000000',
-  COMMANDS_PER_SECOND: '100000',
-  COMMAND_BURST: '100000',
-  CONVERSATIONS_PER_USER_PER_HOUR: '1000000'
-}
-
 function brokerEnv (options: BenchOptions, adminPassword: string): Record<string, string> {
   const env: Record<string, string> = { ...LOAD_FROM_ONE_ADDRESS, ADMIN_PASSWORD: adminPassword }
   if (options.payload > BROKER_MESSAGE_MAX_CHARS) env.MESSAGE_MAX_CHARS = String(options.payload)
@@ -200,16 +104,24 @@ function describe (options: BenchOptions): string {
   return lines.join('\n')
 }
 
+type Machine = Record<string, string | number>
+
 async function main (): Promise<number> {
-  let options: BenchOptions
+  let parsed: BenchOptions | 'help'
   try {
-    options = parseOptions(process.argv.slice(2))
+    parsed = parseOptions(process.argv.slice(2))
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
     return 64 // EX_USAGE
   }
+  if (parsed === 'help') {
+    console.log(USAGE)
+    return 0
+  }
+  const options = parsed
   const cpu = cpus()
-  const machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length }
+  const machine: Machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length }
+  if (options.compare) return await compareMain(options, machine)
   console.log(describe(options))
   console.log(`${machine.node} on ${machine.platform}, ${machine.cpuCount} × ${machine.cpuModel}\n`)
 
@@ -241,6 +153,40 @@ async function main (): Promise<number> {
   return verdict(rows)
 }
 
+/** `--vs`, `idle`, `drain`: every target, every round, then the tables of medians and ratios. */
+async function compareMain (options: BenchOptions, machine: Machine): Promise<number> {
+  if (options.vs.includes('mosquitto') && mosquittoMissing() === undefined) machine.mosquitto = mosquittoVersion()
+  machine.aedes = AEDES_VERSION
+  console.log(describeComparison(options))
+  console.log(`${machine.node} on ${machine.platform}, ${machine.cpuCount} × ${machine.cpuModel}${machine.mosquitto ? `, ${machine.mosquitto}` : ''}, aedes ${AEDES_VERSION}\n`)
+  const results = await runComparison(options)
+  console.log(`\n${formatComparison(results, options.rounds)}\n`)
+  if (options.json !== undefined) {
+    writeFileSync(options.json, `${JSON.stringify(comparisonJson(results, options, machine), null, 2)}\n`)
+    console.log(`results written to ${options.json}`)
+  }
+  const failures = comparisonFailures(results)
+  for (const failure of failures) console.error(`FAIL: ${failure}`)
+  return failures.length > 0 ? 1 : 0
+}
+
+function comparisonJson (results: ComparisonResults, options: BenchOptions, machine: Machine): unknown {
+  const relay = summariseRelay(results.relay)
+  const idle = summariseIdle(results.idle)
+  const drain = summariseDrain(results.drain)
+  return {
+    benchmark: 'mqtt-im comparison',
+    date: new Date().toISOString(),
+    ...machine,
+    options,
+    targets: results.targets,
+    skipped: results.skipped,
+    medians: { relay, idle, drain },
+    ratios: { relay: relayRatios(relay), idle: idleRatios(idle), drain: drainRatios(drain) },
+    rounds: { relay: results.relay, idle: results.idle, drain: results.drain }
+  }
+}
+
 /** No run re-establishes a connection, so nothing is ever resent: any loss or duplicate is a failure. */
 function verdict (rows: Row[]): number {
   const failures = rows.flatMap((r) => {
@@ -260,9 +206,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (interrupted) return
     interrupted = true
-    console.error(`\n${signal}: stopping the broker`)
+    console.error(`\n${signal}: stopping the brokers`)
     closeAllClients()
-    void stopAllBrokers().finally(() => process.exit(130))
+    void stopAllChildren().finally(() => process.exit(130))
   })
 }
 
@@ -272,7 +218,7 @@ main().then(
     if (interrupted) return // the signal handler is already stopping and exits with 130
     console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)
     closeAllClients()
-    await stopAllBrokers()
+    await stopAllChildren()
     process.exit(2)
   }
 )

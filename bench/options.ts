@@ -1,0 +1,147 @@
+/** The bench's command line: every option, its default and its check, and the usage text. */
+import { parseArgs } from 'node:util'
+import { IM_SCENARIOS, type ImScenario } from './im.js'
+import { HEADER_BYTES } from './relay.js'
+import { OTHER_TARGETS } from './targets.js'
+
+export const TRANSPORTS = ['tcp', 'ws'] as const
+export type Transport = typeof TRANSPORTS[number]
+export const SUITES = ['relay', 'im', 'idle', 'drain'] as const
+export type Suite = typeof SUITES[number]
+export type OtherTarget = typeof OTHER_TARGETS[number]
+const QOS_LEVELS = ['0', '1'] as const
+
+/** the broker's limit on group size */
+const MAX_GROUP_MEMBERS = 500
+
+export interface BenchOptions {
+  suites: Suite[]
+  scenarios: ImScenario[]
+  messages: number
+  groupMessages: number
+  warmup: number
+  clients: number
+  groupSize: number
+  groupSenders: number
+  window: number
+  payload: number
+  transports: Transport[]
+  json?: string
+  /** brokers to measure next to this one (relay, idle, drain) */
+  vs: OtherTarget[]
+  /** relay QoS levels of the comparison */
+  qos: Array<0 | 1>
+  rounds: number
+  loadProcs: number
+  idleConnections: number
+  drainMessages: number
+  kill: boolean
+  /** drain --kill: milliseconds between the last PUBACK and the kill */
+  killDelayMs: number
+  /** relay, idle and drain through the comparison engine (lean clients, every target): `--vs`, `idle` or `drain` */
+  compare: boolean
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --suite L             comma-separated, from: ${SUITES.join(', ')} (default relay,im; with --vs: relay);
+                        im runs its relay baselines too; idle and drain, and --vs, use the comparison engine
+                        (lean load clients, several rounds), which cannot run im
+  --scenarios L         IM scenarios, from: ${IM_SCENARIOS.join(', ')} (default direct,group)
+  --messages N          measured messages per relay and im direct run, all senders together (default 20000)
+  --group-messages N    measured messages per transport for im group and relay group; each one is
+                        delivered to group-size − 1 members (default 5000)
+  --warmup N            warm-up messages per run, not measured (default 1000)
+  --clients N           sender/recipient pairs for relay and im direct (default 10)
+  --group-size G        members of the group, every one of them receiving (default 10)
+  --group-senders S     members of the group sending, at most G (default 2)
+  --window N            unacknowledged messages allowed per sender, at most 65535 (default 100)
+  --payload BYTES       relay payload size, and size of an IM send command; at least ${HEADER_BYTES} (default 256)
+  --transports L        comma-separated, from: ${TRANSPORTS.join(', ')} (default tcp,ws)
+  --json FILE           also write the results as JSON to FILE
+comparison (relay, idle, drain):
+  --vs L                also measure these brokers, from: ${OTHER_TARGETS.join(', ')} (mosquitto: /usr/sbin/mosquitto or $MOSQUITTO)
+  --qos L               relay QoS levels, from: 0, 1 (default 1)
+  --rounds N            rounds, the brokers in a rotated order each time; medians are reported (default 3)
+  --load-procs N        load-generating processes for the relay (default 1)
+  --idle-connections N  idle: connections per broker and transport (default 5000; mind ulimit -n)
+  --drain-messages N    drain: QoS 1 messages queued for the offline session (default 10000)
+  --kill                drain: kill -9 the broker between publishing and reconnecting, then restart it
+  --kill-delay MS       drain --kill: wait this long after the last PUBACK before the kill (default 0: at once)`
+
+export class UsageError extends Error {}
+
+export function parseOptions (argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      suite: { type: 'string' },
+      scenarios: { type: 'string', default: IM_SCENARIOS.join(',') },
+      messages: { type: 'string', default: '20000' },
+      'group-messages': { type: 'string', default: '5000' },
+      warmup: { type: 'string', default: '1000' },
+      clients: { type: 'string', default: '10' },
+      'group-size': { type: 'string', default: '10' },
+      'group-senders': { type: 'string', default: '2' },
+      window: { type: 'string', default: '100' },
+      payload: { type: 'string', default: '256' },
+      transports: { type: 'string', default: TRANSPORTS.join(',') },
+      json: { type: 'string' },
+      vs: { type: 'string' },
+      qos: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
+      'load-procs': { type: 'string', default: '1' },
+      'idle-connections': { type: 'string', default: '5000' },
+      'drain-messages': { type: 'string', default: '10000' },
+      kill: { type: 'boolean', default: false },
+      'kill-delay': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help) return 'help'
+  const vs = values.vs === undefined ? [] : list('vs', values.vs, OTHER_TARGETS)
+  const suites = list('suite', values.suite ?? (vs.length > 0 ? 'relay' : 'relay,im'), SUITES)
+  const compare = vs.length > 0 || suites.includes('idle') || suites.includes('drain')
+  if (compare && suites.includes('im')) throw new UsageError('--suite im measures this broker\'s IM pipeline against its own relay: it cannot run with --vs, idle or drain')
+  if (values.kill && !suites.includes('drain')) throw new UsageError('--kill is a variant of --suite drain')
+  const groupSize = int('group-size', values['group-size'], 2, MAX_GROUP_MEMBERS)
+  return {
+    suites,
+    scenarios: list('scenarios', values.scenarios, IM_SCENARIOS),
+    messages: int('messages', values.messages, 1),
+    groupMessages: int('group-messages', values['group-messages'], 1),
+    warmup: int('warmup', values.warmup, 0),
+    // the relay payload numbers publishers with 16 bits
+    clients: int('clients', values.clients, 1, 65_535),
+    groupSize,
+    groupSenders: int('group-senders', values['group-senders'], 1, groupSize),
+    // MQTT packet identifiers: at most 65,535 unacknowledged per connection [MQTT-2.3.1-1]
+    window: int('window', values.window, 1, 65_535),
+    // the broker's default MAX_PACKET_BYTES is 256 KiB, topic and header included
+    payload: int('payload', values.payload, HEADER_BYTES, 256 * 1024 - 1024),
+    transports: list('transports', values.transports, TRANSPORTS),
+    ...(values.json === undefined ? {} : { json: values.json }),
+    vs,
+    qos: list('qos', values.qos, QOS_LEVELS).map((q) => q === '0' ? 0 : 1),
+    rounds: int('rounds', values.rounds, 1, 100),
+    loadProcs: int('load-procs', values['load-procs'], 1, 64),
+    idleConnections: int('idle-connections', values['idle-connections'], 1, 1_000_000),
+    drainMessages: int('drain-messages', values['drain-messages'], 1, 10_000_000),
+    kill: values.kill,
+    killDelayMs: int('kill-delay', values['kill-delay'], 0, 600_000),
+    compare
+  }
+}
+
+function int (name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got "${text}"`)
+  return value
+}
+
+function list<T extends string> (name: string, text: string, allowed: readonly T[]): T[] {
+  const items = text.split(',').map((t) => t.trim()).filter((t) => t !== '')
+  const unknown = items.filter((t) => !(allowed as readonly string[]).includes(t))
+  if (unknown.length > 0 || items.length === 0) throw new UsageError(`--${name}: expected some of ${allowed.join(', ')}, got "${text}"`)
+  return [...new Set(items)] as T[]
+}
