@@ -15,8 +15,9 @@ import { Readable } from 'node:stream'
 import type { AbstractSublevel } from 'abstract-level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { RootDb } from '../store/level/open.js'
-import { retainedForPatterns, subscriptionsForTopic } from './dollar-topics.js'
+import { subscriptionsForTopic } from './dollar-topics.js'
 import { InflightIds } from './inflight-ids.js'
+import { retainedFor } from './retained-lookup.js'
 import type { ResumeGate } from './resume-gate.js'
 import { writeBatchOf, type WriteBatch } from '../store/level/write-batch.js'
 
@@ -105,9 +106,12 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     return removed
   }
 
-  /** [MQTT-4.7.2-1] no `$` topic for `#` or `+/…` (see dollar-topics.ts). */
+  /**
+   * The retained messages for a SUBSCRIBE's filters, read by key or key range, not by scanning
+   * every retained message (retained-lookup.ts); no `$` topic for `#` or `+/…` [MQTT-4.7.2-1].
+   */
   override createRetainedStreamCombi (patterns: string[]): Readable {
-    return Readable.from(retainedForPatterns(patterns, super.createRetainedStreamCombi(patterns) as AsyncIterable<{ topic: string }>))
+    return Readable.from(retainedFor(this.#mqtt, patterns))
   }
 
   /** [MQTT-4.7.2-1] no `$` topic queued for `#` or `+/…` (see dollar-topics.ts). */

@@ -1,18 +1,11 @@
 /**
  * [MQTT-4.7.2-1] A filter that starts with a wildcard (`#`, `+/…`) matches no topic that starts
  * with `$`. aedes 1.2 applies the rule to live deliveries only (and keeps `$SYS/…` out of offline
- * queues). The retained messages a new subscription receives and the subscriptions an offline
- * queue is filled for come from the persistence, whose matcher knows nothing of the rule: a `#`
- * subscriber received a retained `$foo/bar`, and a persistent `#` session found `$foo/bar` queued.
+ * queues). The subscriptions an offline queue is filled for come from the persistence, whose
+ * matcher knows nothing of the rule: a persistent `#` session found `$foo/bar` queued. (The
+ * retained messages a new subscription receives follow the rule in retained-lookup.ts.)
  */
 import { matches } from '../acl/topic-filter.js'
-
-/** The retained messages found for `patterns`, without a `$` topic that only a wildcard-first pattern matched. */
-export async function * retainedForPatterns<P extends { topic: string }> (patterns: readonly string[], packets: AsyncIterable<P>): AsyncGenerator<P> {
-  for await (const packet of packets) {
-    if (!packet.topic.startsWith('$') || patterns.some((pattern) => matches(pattern, packet.topic))) yield packet
-  }
-}
 
 export interface StoredSubscription { topic: string, qos: number }
 
