@@ -6,10 +6,12 @@
  * of an unsupported protocol level first gets CONNACK 0x01 [MQTT-3.1.2-2]; the reason is
  * reported, and every other connection is untouched. Bytes go through unchanged and in order,
  * but for SUBSCRIBE / UNSUBSCRIBE filters deeper than `maxTopicLevels` (see deep-filters.ts).
- * On the way out, the chunks written in one corked batch leave as one write.
+ * On the way out, everything written to the connection in one event-loop turn leaves as one
+ * write (turn-writer.ts).
  */
 import { Duplex } from 'node:stream'
 import { replaceDeepFilters } from './deep-filters.js'
+import { TurnWriter } from './turn-writer.js'
 import { checkPacket, type PacketLimits, type PacketProblem } from './packet-check.js'
 
 export type GuardRefusal = PacketProblem | 'too-large' | 'bad-length' | 'filter-too-many-levels'
@@ -27,22 +29,29 @@ export interface GuardOptions extends PacketLimits {
 /** CONNACK, return code 0x01: unacceptable protocol version [MQTT-3.2.2-3]. */
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01])
 
+const writers = new WeakMap<Duplex, TurnWriter>()
+
+/**
+ * Says that the session of this connection's CONNECT exists, so its CONNACK must say Session
+ * Present = 1 [MQTT-3.2.2-2] (see TurnWriter).
+ */
+export function markSessionPresent (guarded: unknown): void {
+  if (typeof guarded === 'object' && guarded !== null) writers.get(guarded as Duplex)?.markSessionPresent()
+}
+
 export function guardConnection (raw: Duplex, options: GuardOptions): Duplex {
   const framer = new Framer(options)
   let refused = false
 
-  const connack = new ConnackFix()
+  const out = new TurnWriter(raw)
   const guarded = new Duplex({
     read () { raw.resume() },
-    write (chunk: Buffer, _enc, cb) { raw.write(connack.fix(chunk), cb) },
-    // mqtt-packet writes one packet as 5–6 small chunks between cork() and an uncork() on the
-    // next tick, and chunks also queue up while an earlier write is under way: they reach the
-    // connection as ONE write (one WebSocket message; one TCP segment for a small packet), so a
-    // reader never gets part of a packet on its own, and the system call is paid once.
-    writev (chunks, cb) { raw.write(connack.fix(joinChunks(chunks)), cb) },
-    final (cb) { raw.end(); cb() },
-    destroy (err, cb) { raw.destroy(err ?? undefined); cb(err) }
+    write (chunk: Buffer, _enc, cb) { out.write([chunk], cb) },
+    writev (chunks, cb) { out.write(chunks.map(({ chunk }) => chunk as Buffer), cb) },
+    final (cb) { out.end(); cb() },
+    destroy (err, cb) { out.close(err); cb(err) }
   })
+  writers.set(guarded, out)
 
   raw.on('data', (chunk: Buffer) => {
     if (refused) return
@@ -55,45 +64,10 @@ export function guardConnection (raw: Duplex, options: GuardOptions): Duplex {
       else raw.destroy()
     }
   })
-  fixes.set(guarded, connack)
   raw.on('end', () => guarded.push(null))
   raw.on('close', () => { if (!guarded.destroyed) guarded.destroy() })
   raw.on('error', (err) => guarded.destroy(err))
   return guarded
-}
-
-const fixes = new WeakMap<Duplex, ConnackFix>()
-
-/**
- * Says that the session of this connection's CONNECT exists, so its CONNACK must say Session
- * Present = 1 [MQTT-3.2.2-2]. aedes knows a session only by its subscriptions and answers 0 for a
- * persistent session that has none; the broker's session records know better (see
- * persistence/session-expiry.ts).
- */
-export function markSessionPresent (guarded: unknown): void {
-  if (typeof guarded === 'object' && guarded !== null) fixes.get(guarded as Duplex)?.mark()
-}
-
-/** Sets the Session Present flag of the first packet written, an accepting CONNACK, when marked. */
-class ConnackFix {
-  #pending = true
-  #present = false
-
-  mark (): void { this.#present = true }
-
-  fix (bytes: Buffer): Buffer {
-    if (!this.#pending) return bytes
-    this.#pending = false
-    // CONNACK: 0x20, remaining length 2, acknowledge flags, return code (0 = accepted)
-    if (!this.#present || bytes.length < 4 || bytes[0] !== 0x20 || bytes[1] !== 0x02 || bytes[3] !== 0x00 || bytes[2] === 0x01) return bytes
-    const fixed = Buffer.from(bytes)
-    fixed[2] = 0x01
-    return fixed
-  }
-}
-
-function joinChunks (chunks: ReadonlyArray<{ chunk: Buffer }>): Buffer {
-  return chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map(({ chunk }) => chunk))
 }
 
 /** Writes `answer`, then closes once it is handed to the connection. */
