@@ -16,7 +16,8 @@ import type { AbstractSublevel } from 'abstract-level'
 import AsyncLevelPersistence from 'aedes-persistence-level/asyncPersistence.js'
 import type { RootDb } from '../store/level/open.js'
 import { subscriptionsForTopic } from './dollar-topics.js'
-import { InflightIds } from './inflight-ids.js'
+import { InflightIds, SentIds } from './inflight-ids.js'
+import { encodeQueued, encodeSent, indexKey, outgoingIdKey, outgoingKey, type QueuedPacket } from './queue-keys.js'
 import { retainedFor } from './retained-lookup.js'
 import type { ResumeGate } from './resume-gate.js'
 import { writeBatchOf, type WriteBatch } from '../store/level/write-batch.js'
@@ -34,7 +35,8 @@ export interface BoundedQueueOptions {
   onDrop: (clientId: string, reason: DropReason, topic: string) => void
 }
 
-interface QueuedPacket { topic: string, brokerId: string, brokerCounter: number, qos: number, messageId?: number }
+/** the map keys of one stored packet */
+const storedKey = (packet: Pick<QueuedPacket, 'brokerId' | 'brokerCounter'>): string => `${packet.brokerId}:${packet.brokerCounter}`
 
 export class BoundedLevelPersistence extends AsyncLevelPersistence {
   readonly #mqtt: Sublevel
@@ -42,6 +44,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   readonly #options: BoundedQueueOptions
   readonly #counts = new Map<string, Promise<{ n: number }>>()
   readonly #inflight = new InflightIds<QueuedPacket>()
+  readonly #sent = new SentIds()
   readonly #batch: WriteBatch
 
   constructor (root: RootDb, options: BoundedQueueOptions) {
@@ -76,11 +79,36 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     }))
   }
 
-  /** Remembers which stored packet a message id stands for, so its PUBACK needs no read. */
-  override async outgoingUpdate (client: { id: string }, packet: QueuedPacket): Promise<void> {
-    await super.outgoingUpdate(client, packet)
+  /**
+   * A stored packet is sent with a message id: aedes keeps `outgoing-id:{id}` → packet, so a PUBACK
+   * finds it after a restart. When this process knows the id the packet had before (it queued or
+   * streamed it), the keys are replaced in the turn's batch without a read, and without waiting:
+   * the PUBACK path reads memory, batches are written in order (the PUBACK's deletes after these
+   * puts), and should the broker die first the packet is simply sent again — a duplicate QoS 1
+   * allows, never a loss. Otherwise aedes-persistence-level does it with its reads. [IM-PERF-1]
+   */
+  override async outgoingUpdate (client: { id: string }, packet: QueuedPacket & { payload?: unknown, cmd?: string }): Promise<void> {
+    if (packet.brokerId === undefined && packet.messageId !== undefined) {
+      // a PUBREL replacing its PUBLISH (QoS 2): the in-flight table knows which packet it was
+      const inflight = this.#inflight.peek(client.id, packet.messageId)
+      if (inflight) Object.assign(packet, { brokerId: inflight.brokerId, brokerCounter: inflight.brokerCounter })
+    }
+    const previous = packet.brokerId === undefined ? undefined : this.#sent.get(client.id, storedKey(packet))
+    if (previous === undefined || packet.messageId === undefined) {
+      await super.outgoingUpdate(client, packet)
+    } else {
+      const value = encodeSent(packet)
+      void this.#batch.write([
+        ...(previous > 0 && previous !== packet.messageId ? [{ type: 'del' as const, sublevel: this.#mqtt, key: outgoingIdKey(client.id, previous) }] : []),
+        { type: 'put', sublevel: this.#mqtt, key: outgoingIdKey(client.id, packet.messageId), value, valueEncoding: 'buffer' },
+        { type: 'put', sublevel: this.#mqtt, key: outgoingKey(client.id, packet), value, valueEncoding: 'buffer' }
+      ]).catch(() => undefined) // a lost write means a resend, as after a crash
+    }
     const { topic, brokerId, brokerCounter, qos, messageId } = packet
-    if (messageId !== undefined && brokerId !== undefined) this.#inflight.remember(client.id, messageId, { topic, brokerId, brokerCounter, qos, messageId })
+    if (messageId !== undefined && brokerId !== undefined) {
+      this.#sent.set(client.id, storedKey(packet), messageId)
+      this.#inflight.remember(client.id, messageId, { topic, brokerId, brokerCounter, qos, messageId })
+    }
   }
 
   /**
@@ -93,9 +121,10 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     const known = this.#inflight.take(client.id, packet.messageId)
     if (known) {
       this.#release(client.id)
+      this.#sent.delete(client.id, storedKey(known))
       await this.#batch.write([
-        { type: 'del', sublevel: this.#mqtt, key: aedesOutgoingIdKey(client.id, packet.messageId) },
-        { type: 'del', sublevel: this.#mqtt, key: aedesOutgoingKey(client.id, known) },
+        { type: 'del', sublevel: this.#mqtt, key: outgoingIdKey(client.id, packet.messageId) },
+        { type: 'del', sublevel: this.#mqtt, key: outgoingKey(client.id, known) },
         { type: 'del', sublevel: this.#index, key: indexKey(client.id, known) }
       ])
       return known
@@ -123,6 +152,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   override outgoingStream (client: { id: string, clean?: boolean }): Readable {
     // A new connection: the ids of the last one mean nothing any more.
     this.#inflight.forget(client.id)
+    this.#sent.forget(client.id)
     const stored = this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>)
     return Readable.from(this.#options.resume.stream(client.id, stored, client.clean === false))
   }
@@ -139,6 +169,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     await this.#index.clear({ gte: `${id}:`, lt: `${id};` })
     this.#counts.delete(clientId)
     this.#inflight.forget(clientId)
+    this.#sent.forget(clientId)
     await this.cleanIncoming({ id: clientId })
     await this.delWill({ id: clientId })
   }
@@ -155,28 +186,40 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     return ids
   }
 
+  /**
+   * The stored queue as it streams, without what expired while it waited. The enqueue times are
+   * read in one range first (the queue is bounded), not one read per packet. Each packet's message
+   * id is learnt, for the next `outgoingUpdate`.
+   */
   async * #fresh (clientId: string, packets: AsyncIterable<QueuedPacket>): AsyncGenerator<QueuedPacket> {
+    const id = encodeURIComponent(clientId)
+    const queuedAt = new Map(await this.#index.iterator({ gte: `${id}:`, lt: `${id};` }).all())
+    const now = this.#options.now()
     for await (const packet of packets) {
-      if (await this.#expired(clientId, packet)) {
-        await this.#mqtt.del(aedesOutgoingKey(clientId, packet))
+      const at = queuedAt.get(indexKey(clientId, packet))
+      if (at !== undefined && now - Number(at) > this.#options.maxAgeMs) {
+        await this.#mqtt.del(outgoingKey(clientId, packet))
         await this.#forget(clientId, packet)
         this.#options.onDrop(clientId, 'expired', packet.topic)
         continue
       }
+      this.#sent.set(clientId, storedKey(packet), packet.messageId ?? 0)
       yield packet
     }
   }
 
-  async #expired (clientId: string, packet: QueuedPacket): Promise<boolean> {
-    const queuedAt = await this.#index.get(indexKey(clientId, packet))
-    return queuedAt !== undefined && this.#options.now() - Number(queuedAt) > this.#options.maxAgeMs
-  }
-
-  /** Writes a packet whose slot `cell` already counts; gives the slot back if the write fails. */
+  /**
+   * Writes a packet whose slot `cell` already counts — the packet and its enqueue time in the
+   * turn's batch, one write for every message queued in that turn; gives the slot back if the
+   * write fails. The PUBACK to its publisher waits for this write. [IM-Q-5]
+   */
   async #store (cell: { n: number }, sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
     try {
-      await this.#index.put(indexKey(sub.clientId, packet), String(this.#options.now()))
-      await super.outgoingEnqueue(sub, packet)
+      await this.#batch.write([
+        { type: 'put', sublevel: this.#index, key: indexKey(sub.clientId, packet), value: String(this.#options.now()) },
+        { type: 'put', sublevel: this.#mqtt, key: outgoingKey(sub.clientId, packet), value: encodeQueued(packet), valueEncoding: 'buffer' }
+      ])
+      this.#sent.set(sub.clientId, storedKey(packet), 0)
     } catch (err) {
       cell.n = Math.max(0, cell.n - 1)
       throw err
@@ -202,22 +245,4 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     }
     return cell
   }
-}
-
-function pad (n: number): string {
-  return String(n).padStart(16, '0')
-}
-
-function indexKey (clientId: string, packet: QueuedPacket): string {
-  return `${encodeURIComponent(clientId)}:${packet.brokerId}:${pad(packet.brokerCounter)}`
-}
-
-/** aedes-persistence-level's key for a packet in flight (asyncPersistence.js `outgoingByIdKey`, v9). */
-function aedesOutgoingIdKey (clientId: string, messageId: number): string {
-  return `outgoing-id:${encodeURIComponent(clientId)}:${pad(messageId)}`
-}
-
-/** aedes-persistence-level's key for a queued packet (asyncPersistence.js `outgoingKey`, v9). */
-function aedesOutgoingKey (clientId: string, packet: QueuedPacket): string {
-  return `outgoing:${encodeURIComponent(clientId)}:${packet.brokerId}:${pad(packet.brokerCounter)}`
 }

@@ -1,6 +1,6 @@
-// The one function of msgpack-lite (CommonJS, untyped) the retained lookup uses: the encoding
-// aedes-persistence-level stores its packets in.
+// The two functions of msgpack-lite (CommonJS, untyped) the queue and the retained lookup use:
+// the encoding aedes-persistence-level stores its packets in.
 declare module 'msgpack-lite' {
-  const msgpack: { decode (buffer: Buffer): unknown }
+  const msgpack: { decode (buffer: Buffer): unknown, encode (value: unknown): Buffer }
   export default msgpack
 }
