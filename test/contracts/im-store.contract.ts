@@ -240,6 +240,22 @@ export function runImStoreContract (build: () => Promise<ImStoreFixture>): void 
     }
   }))
 
+  it('commits racing appends across 20 conversations together: each gap-free in call order, retried cmids stored once', withStores(async (s) => {
+    const cids = Array.from({ length: 20 }, (_, i) => `g${i}`)
+    for (const cid of cids) await s.conversations.create(conversation(cid, ['alice', 'bob']))
+    // every conversation gets 10 sends in one burst, and each send is retried once at once
+    const calls = cids.flatMap((cid) => Array.from({ length: 10 }, (_, i) => draft(cid, i % 2 === 0 ? 'alice' : 'bob', `${cid}-c${i}`)))
+    const results = await Promise.all(calls.flatMap((d) => [s.messages.append(d), s.messages.append({ ...d, id: randomUUID() })]))
+    for (const cid of cids) {
+      const stored = await s.messages.after(cid, 0, 100)
+      assert.deepEqual(seqs(stored), range(1, 10), `${cid} is numbered 1..10 without a gap`)
+      assert.deepEqual(stored.map((m) => m.cmid), range(0, 9).map((i) => `${cid}-c${i}`), `${cid} keeps the order of the calls`)
+      assert.equal((await s.conversations.get(cid))?.lastSeq, 10)
+    }
+    assert.equal(results.filter((r) => r.created).length, 200, 'each cmid stored once')
+    for (let i = 0; i < results.length; i += 2) assert.deepEqual(results[i + 1]!.message, results[i]!.message, 'the retry returns the original')
+  }))
+
   it('loses no member change or read position to racing appends', withStores(async (s) => {
     await s.conversations.create(conversation('c1', ['alice', 'carol']))
     const newcomers = ['bob', 'dave', 'erin']
