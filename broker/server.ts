@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import type { Server as NetServer, AddressInfo } from 'node:net'
 import { Aedes, type Client } from 'aedes'
 import type { FastifyInstance } from 'fastify'
-import { isImNamespace } from '../shared/topics.js'
+import { isImNamespace, parseImTopic } from '../shared/topics.js'
 import { Acl } from './acl/acl.js'
 import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
@@ -173,7 +173,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
     aedes = broker
     await countRetained(persistence, retained)
-    ackAfterStore(broker) // PUBACK only once the offline queues hold the message [IM-Q-5]
+    // PUBACK only once the offline queues hold the message [IM-Q-5]; IM commands are not routed
+    ackAfterStore(broker, (topic) => topic.endsWith('/out') && parseImTopic(topic)?.kind === 'outbox')
     trackClients(broker, metrics, log)
     revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
 

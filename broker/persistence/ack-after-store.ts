@@ -18,14 +18,24 @@ type Done = (error?: Error | null) => void
 /** aedes' own call shape (`broker.publish(packet, client, done)`); its types only show `(packet, done)`. */
 type Publish = (packet: PublishPacket, client: Client | null | Done, done?: Done) => void
 
-export function ackAfterStore (aedes: Aedes): void {
+export function ackAfterStore (aedes: Aedes, consumed: (topic: string) => boolean = () => false): void {
   const authorize = aedes.authorizePublish
   const publish = (aedes.publish as unknown as Publish).bind(aedes)
   const done = new WeakSet<PublishPacket>()
 
   aedes.authorizePublish = (client, packet, callback) => {
     authorize.call(aedes, client, packet, (err) => {
-      if (err || client === null || packet.qos !== 1) { callback(err); return }
+      if (err || client === null) { callback(err); return }
+      // A command on an outbox was carried out by the hook itself (stored, fanned out): nobody
+      // may subscribe to an outbox, so routing it, queueing it or keeping it retained would be
+      // work for nothing. It is acknowledged as it is. [IM-PERF-5]
+      if (consumed(packet.topic)) {
+        done.add(packet)
+        aedes.emit('publish', packet, client) // still the client's traffic (idle release listens)
+        callback(null)
+        return
+      }
+      if (packet.qos !== 1) { callback(err); return }
       publish(packet, client, (error) => {
         if (error) { callback(error); return } // no PUBACK: the client sends it again
         done.add(packet)

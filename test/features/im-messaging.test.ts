@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Message } from '../../shared/protocol.js'
+import { topics } from '../../shared/topics.js'
 import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation, join, type Participant } from '../helpers/im.js'
@@ -128,6 +129,17 @@ describe('IM messaging', () => {
     await a.next('msg', (e) => e.msg.cmid === 'after-errors')
     const history = await api(broker.httpUrl, 'GET', `/api/v1/conversations/${cid}/messages?after=0`, undefined, alice.token)
     assert.ok(history.body.messages.every((m: Message) => m.from === 'alice'))
+  })
+
+  it('carries out a command published retained, and keeps nothing retained on the outbox', async () => {
+    const cid = await createConversation(broker.httpUrl, alice.token, 'direct', ['bob'])
+    const a = await participant(alice)
+    await a.client.publishAsync(topics.outbox('alice'), JSON.stringify({ op: 'send', cmid: 'kept-not', cid, type: 'text', body: { text: 'once' } }), { qos: 1, retain: true })
+    await a.next('msg', (e) => e.msg.cmid === 'kept-not')
+    const persistence = (broker.server.aedes as unknown as { persistence: { createRetainedStream (pattern: string): AsyncIterable<unknown> } }).persistence
+    let kept = 0
+    for await (const _ of persistence.createRetainedStream('im/u/+/out')) kept++
+    assert.equal(kept, 0, 'an outbox is never routed nor retained')
   })
 
   it('relays typing to the other members at QoS 0 and never stores it', async () => {

@@ -6,6 +6,7 @@ import type { AppendResult, MessageStore, NewMessage } from '../ports.js'
 import type { ConversationState } from './conversation-state.js'
 import type { ImStoreParts } from './conversation-store.js'
 import { pad, under, type Sublevels } from './im-stores.js'
+import { ReadBatch } from './read-batch.js'
 import type { WriteBatch } from './write-batch.js'
 
 export class LevelMessageStore implements MessageStore {
@@ -13,18 +14,20 @@ export class LevelMessageStore implements MessageStore {
   readonly #lock: KeyedLock
   readonly #batch: WriteBatch
   readonly #state: ConversationState
+  readonly #cmids: ReadBatch
 
   constructor ({ db, lock, batch, state }: ImStoreParts) {
     this.#db = db
     this.#lock = lock
     this.#batch = batch
     this.#state = state
+    this.#cmids = new ReadBatch(db.cmids)
   }
 
   async append (draft: NewMessage): Promise<AppendResult> {
     const cmidKey = `${draft.from}!${draft.cid}!${draft.cmid}`
     return await this.#lock.run(draft.cid, async () => {
-      const seen = await this.#db.cmids.get(cmidKey)
+      const seen = await this.#cmids.get(cmidKey)
       if (seen !== undefined) {
         const original = await this.#db.messages.get(`${draft.cid}!${pad(Number(seen))}`)
         if (original) return { message: original, created: false }
