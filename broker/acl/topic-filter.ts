@@ -17,17 +17,43 @@ export function isValidFilter (filter: string): boolean {
   })
 }
 
-/** Does `filter` match the concrete `topic`? [MQTT-4.7.2-1]: a filter starting with a wildcard never matches `$` topics. */
+/**
+ * Does `filter` match the concrete `topic`? [MQTT-4.7.2-1]: a filter starting with a wildcard
+ * never matches `$` topics. Walks both strings level by level without splitting them: it runs
+ * for every delivery (ACL, granted QoS), so it allocates nothing. [IM-PERF-4]
+ */
 export function matches (filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true
-    if (i >= t.length) return false
-    if (f[i] !== '+' && f[i] !== t[i]) return false
+  const first = filter.charCodeAt(0)
+  if (topic.charCodeAt(0) === DOLLAR && (first === PLUS || first === HASH)) return false
+  let f = 0
+  let t = 0
+  for (;;) {
+    const fEnd = levelEnd(filter, f)
+    if (fEnd - f === 1 && filter.charCodeAt(f) === HASH) return true // `#`: this level and every one below
+    if (t > topic.length) return false // the topic has no level left here
+    const tEnd = levelEnd(topic, t)
+    const plus = fEnd - f === 1 && filter.charCodeAt(f) === PLUS
+    if (!plus && !sameLevel(filter, f, fEnd, topic, t, tEnd)) return false
+    if (fEnd >= filter.length) return tEnd >= topic.length
+    f = fEnd + 1
+    t = tEnd + 1
   }
-  return f.length === t.length
+}
+
+const PLUS = 43
+const HASH = 35
+const DOLLAR = 36
+
+function sameLevel (a: string, aFrom: number, aEnd: number, b: string, bFrom: number, bEnd: number): boolean {
+  if (aEnd - aFrom !== bEnd - bFrom) return false
+  for (let i = 0; i < aEnd - aFrom; i++) if (a.charCodeAt(aFrom + i) !== b.charCodeAt(bFrom + i)) return false
+  return true
+}
+
+/** Where the level that starts at `from` ends (the index of its `/`, or the string's length). */
+function levelEnd (s: string, from: number): number {
+  const slash = s.indexOf('/', from)
+  return slash === -1 ? s.length : slash
 }
 
 /**

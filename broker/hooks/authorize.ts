@@ -21,6 +21,24 @@ export function createAuthorizeSubscribe (acl: Acl): AuthorizeSubscribeHook {
   return async (context, filter) => acl.maySubscribe(context, filter)
 }
 
+/** Topics whose answer each connection remembers (the rules and its grants are fixed for its life). */
+const REMEMBERED_TOPICS = 1024
+
+/**
+ * Asked for every delivery: the answer for a connection and a topic never changes while the
+ * connection lives, so each connection remembers its recent answers. [IM-PERF-4]
+ */
 export function createAuthorizeForward (acl: Acl): AuthorizeForwardHook {
-  return (context, topic) => acl.mayReceive(context, topic)
+  const answers = new WeakMap<object, Map<string, boolean>>()
+  return (context, topic) => {
+    let known = answers.get(context)
+    if (!known) answers.set(context, known = new Map())
+    let allowed = known.get(topic)
+    if (allowed === undefined) {
+      allowed = acl.mayReceive(context, topic)
+      if (known.size >= REMEMBERED_TOPICS) known.clear()
+      known.set(topic, allowed)
+    }
+    return allowed
+  }
 }

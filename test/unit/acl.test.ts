@@ -11,6 +11,33 @@ describe('topic filters', () => {
     for (const bad of ['', 'a#', 'a/#/b', 'a+/b', '#/a', 'a/b+']) assert.ok(!isValidFilter(bad), bad)
   })
 
+  it('matches exactly as splitting both into levels would, over every small filter and topic', () => {
+    // the reference: the plain definition, levels split on '/'
+    const reference = (filter: string, topic: string): boolean => {
+      if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
+      const f = filter.split('/')
+      const t = topic.split('/')
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === '#') return true
+        if (i >= t.length) return false
+        if (f[i] !== '+' && f[i] !== t[i]) return false
+      }
+      return f.length === t.length
+    }
+    const levels = ['', 'a', 'b', 'ab', '$x']
+    const topicsOf = (n: number): string[] => n === 1 ? levels : topicsOf(n - 1).flatMap((t) => levels.map((l) => `${t}/${l}`))
+    const allTopics = [1, 2, 3].flatMap(topicsOf)
+    const filters = [...allTopics, ...allTopics.flatMap((t) => [t.replace(/[^/]*$/, '#'), t.replace(/^[^/]*/, '+'), t.replace(/\/[^/]*\//, '/+/')])].filter(isValidFilter)
+    let compared = 0
+    for (const filter of filters) {
+      for (const topic of allTopics) {
+        assert.equal(matches(filter, topic), reference(filter, topic), `${filter} vs ${topic}`)
+        compared++
+      }
+    }
+    assert.ok(compared > 10_000)
+  })
+
   it('matches topics, keeping $ topics out of leading wildcards [MQTT-4.7.2-1]', () => {
     assert.ok(matches('a/+/c', 'a/b/c'))
     assert.ok(matches('a/#', 'a'))
