@@ -6,13 +6,15 @@ import { OTHER_TARGETS } from './targets.js'
 
 export const TRANSPORTS = ['tcp', 'ws'] as const
 export type Transport = typeof TRANSPORTS[number]
-export const SUITES = ['relay', 'im', 'idle', 'drain'] as const
+export const SUITES = ['relay', 'im', 'idle', 'drain', 'store-size'] as const
 export type Suite = typeof SUITES[number]
 export type OtherTarget = typeof OTHER_TARGETS[number]
 const QOS_LEVELS = ['0', '1'] as const
 
 /** the broker's limit on group size */
 const MAX_GROUP_MEMBERS = 500
+/** store-size: the fewest users whose five direct conversations each are all different pairs */
+const MIN_PREFILL_USERS = 11
 
 export interface BenchOptions {
   suites: Suite[]
@@ -40,6 +42,10 @@ export interface BenchOptions {
   killDelayMs: number
   /** relay, idle and drain through the comparison engine (lean clients, every target): `--vs`, `idle` or `drain` */
   compare: boolean
+  /** store-size: measured repetitions of each operation, per store and transport */
+  repetitions: number
+  /** store-size: what the second store is filled with (store-prefill.ts) */
+  prefill: { visitors: number, supportMessages: number, users: number, waiting: number }
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -66,7 +72,14 @@ comparison (relay, idle, drain):
   --idle-connections N  idle: connections per broker and transport (default 5000; mind ulimit -n)
   --drain-messages N    drain: QoS 1 messages queued for the offline session (default 10000)
   --kill                drain: kill -9 the broker between publishing and reconnecting, then restart it
-  --kill-delay MS       drain --kill: wait this long after the last PUBACK before the kill (default 0: at once)`
+  --kill-delay MS       drain --kill: wait this long after the last PUBACK before the kill (default 0: at once)
+store-size (alone; also --transports, --json):
+  --repetitions N       measured repetitions of each operation, per store and transport (default 200)
+  --prefill N           visitors in the pre-filled store, each with a closed support chat, a session,
+                        a retained presence and a queued event (default 100000)
+  --prefill-messages N  messages of those support chats, all together (default 10 per visitor)
+  --prefill-users N     users with direct conversations, 5 each, 20 messages in each (default visitors / 50, at least 11)
+  --prefill-waiting N   of the visitors, how many are still waiting in the queue, not closed (default 0)`
 
 export class UsageError extends Error {}
 
@@ -95,6 +108,11 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       'drain-messages': { type: 'string', default: '10000' },
       kill: { type: 'boolean', default: false },
       'kill-delay': { type: 'string', default: '0' },
+      repetitions: { type: 'string', default: '200' },
+      prefill: { type: 'string', default: '100000' },
+      'prefill-messages': { type: 'string' },
+      'prefill-users': { type: 'string' },
+      'prefill-waiting': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -104,6 +122,11 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   const compare = vs.length > 0 || suites.includes('idle') || suites.includes('drain')
   if (compare && suites.includes('im')) throw new UsageError('--suite im measures this broker\'s IM pipeline against its own relay: it cannot run with --vs, idle or drain')
   if (values.kill && !suites.includes('drain')) throw new UsageError('--kill is a variant of --suite drain')
+  if (suites.includes('store-size') && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite store-size runs alone (its own brokers, an empty store and a pre-filled one)')
+  const visitors = int('prefill', values.prefill, 1, 10_000_000)
+  const users = int('prefill-users', values['prefill-users'] ?? String(Math.max(MIN_PREFILL_USERS, Math.floor(visitors / 50))), 0, 1_000_000)
+  // each user's five direct conversations go to the next five users: with fewer than 11 two of them would be the same pair
+  if (users > 0 && users < MIN_PREFILL_USERS) throw new UsageError(`--prefill-users: 0, or at least ${MIN_PREFILL_USERS}`)
   const groupSize = int('group-size', values['group-size'], 2, MAX_GROUP_MEMBERS)
   return {
     suites,
@@ -129,7 +152,14 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     drainMessages: int('drain-messages', values['drain-messages'], 1, 10_000_000),
     kill: values.kill,
     killDelayMs: int('kill-delay', values['kill-delay'], 0, 600_000),
-    compare
+    compare,
+    repetitions: int('repetitions', values.repetitions, 1, 100_000),
+    prefill: {
+      visitors,
+      supportMessages: int('prefill-messages', values['prefill-messages'] ?? String(visitors * 10), 0, 100_000_000),
+      users,
+      waiting: int('prefill-waiting', values['prefill-waiting'], 0, visitors)
+    }
   }
 }
 

@@ -9,7 +9,9 @@
  *
  * With `--vs mosquitto,aedes`, or the suites `idle` and `drain`, the comparison engine runs
  * instead (compare.ts): relay, idle connections and offline drain against this broker and the
- * others, on lean load clients, over several rounds.
+ * others, on lean load clients, over several rounds. `--suite store-size` runs alone
+ * (store-size.ts): single operations timed on an empty store, then on one pre-filled with
+ * 100,000 visitors' history.
  *
  * Exits 1 if any message was lost, duplicated or stored twice, 2 on an error.
  * See bench/README.md for what the figures mean.
@@ -31,6 +33,7 @@ import { USAGE, parseOptions, type BenchOptions, type Transport } from './option
 import { rssBytes } from './proc.js'
 import { runRelay } from './relay.js'
 import { runRelayGroup } from './relay-group.js'
+import { runStoreSize } from './store-size.js'
 import { formatComparisons, formatTable, ratios, type Comparison, type ResultRow } from './report.js'
 
 /** the broker's defaults for a chat message and a command; raised for larger --payload */
@@ -122,6 +125,7 @@ async function main (): Promise<number> {
   const cpu = cpus()
   const machine: Machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length }
   if (options.compare) return await compareMain(options, machine)
+  if (options.suites.includes('store-size')) return await runStoreSize(options, machine)
   console.log(describe(options))
   console.log(`${machine.node} on ${machine.platform}, ${machine.cpuCount} × ${machine.cpuModel}\n`)
 
