@@ -48,6 +48,9 @@ describe('embedded (LevelDB) conversation and message stores', () => {
 
         const retry = await stores.messages.append({ id: 'id-again', cid: 'c1', from: 'alice', ts: 2, type: 'text', body: { text: 'again' }, cmid: 'k3' })
         assert.deepEqual(retry, { created: false, message: sent[2] }, 'the cmid index survives a restart')
+        await (stores.messages as unknown as { loaded: Promise<void> }).loaded
+        const later = await stores.messages.append({ id: 'id-later', cid: 'c1', from: 'alice', ts: 2, type: 'text', body: { text: 'later' }, cmid: 'k2' })
+        assert.deepEqual(later, { created: false, message: sent[1] }, 'the cmid filter, once loaded, knows the cmids stored before the restart')
         const next = await stores.messages.append({ id: 'id-k4', cid: 'c1', from: 'bob', ts: 2, type: 'text', body: { text: 'k4' }, cmid: 'k4' })
         assert.equal(next.message.seq, 4, 'seq carries on after a restart')
       } finally { await db.close() }

@@ -6,6 +6,7 @@ import type { AppendResult, MessageStore, NewMessage } from '../ports.js'
 import type { ConversationState } from './conversation-state.js'
 import type { ImStoreParts } from './conversation-store.js'
 import { pad, under, type Sublevels } from './im-stores.js'
+import { KeyFilter } from './key-filter.js'
 import { ReadBatch } from './read-batch.js'
 import type { WriteBatch } from './write-batch.js'
 
@@ -22,12 +23,19 @@ export class LevelMessageStore implements MessageStore {
     this.#batch = batch
     this.#state = state
     this.#cmids = new ReadBatch(db.cmids)
+    // should the store close before the filter is loaded, it stays at "maybe": every cmid is read
+    this.loaded = this.#known.load(db.cmids.keys()).catch(() => undefined)
   }
+
+  /** Resolves once every stored cmid is in the filter (until then each cmid is read). */
+  readonly loaded: Promise<void>
+  readonly #known = new KeyFilter()
 
   async append (draft: NewMessage): Promise<AppendResult> {
     const cmidKey = `${draft.from}!${draft.cid}!${draft.cmid}`
     return await this.#lock.run(draft.cid, async () => {
-      const seen = await this.#cmids.get(cmidKey)
+      // A cmid the filter has never seen is new: no read. [IM-IDEM-1]
+      const seen = this.#known.mightHave(cmidKey) ? await this.#cmids.get(cmidKey) : undefined
       if (seen !== undefined) {
         const original = await this.#db.messages.get(`${draft.cid}!${pad(Number(seen))}`)
         if (original) return { message: original, created: false }
@@ -45,6 +53,7 @@ export class LevelMessageStore implements MessageStore {
         // Sending reads the conversation up to one's own message. [IM-READ-2]
         ...(sender ? [{ type: 'put' as const, sublevel: this.#db.read, key: `${draft.cid}!${draft.from}`, value: String(seq) }] : [])
       ])
+      this.#known.add(cmidKey)
       this.#state.set({
         ...conv,
         lastSeq: seq,
