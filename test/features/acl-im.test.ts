@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import type { MqttClient } from 'mqtt'
 import { topics } from '../../shared/topics.js'
 import { startTestBroker, tempDataDir, type TestBroker } from '../helpers/broker.js'
+import { serverPublish } from '../helpers/bus.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { closedByBroker, collect, connectClient, subscribeCodes, waitFor } from '../helpers/mqtt.js'
 
@@ -23,9 +24,6 @@ describe('ACL of the IM namespace', () => {
     const client = await connectClient(broker.mqttUrl, { username: p.uid, password: p.token, clientId })
     open.push(client)
     return client
-  }
-  const serverPublish = async (topic: string, payload: string, retain = false): Promise<void> => {
-    await new Promise<void>((resolve, reject) => broker.server.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false }, (err) => err ? reject(err) : resolve()))
   }
 
   before(async () => {
@@ -58,8 +56,8 @@ describe('ACL of the IM namespace', () => {
     await subscribeCodes(b, [topics.inbox('bob')])
     const gotA = collect(a)
     const gotB = collect(b)
-    await serverPublish(topics.inbox('bob'), '{"ev":"test","n":1}')
-    await serverPublish(topics.inbox('alice'), '{"ev":"test","n":2}')
+    await serverPublish(broker, topics.inbox('bob'), '{"ev":"test","n":1}')
+    await serverPublish(broker, topics.inbox('alice'), '{"ev":"test","n":2}')
     await waitFor(() => gotA.length === 1 && gotB.length === 1, 3000, 'both inbox events')
     assert.equal(gotB[0]?.payload, '{"ev":"test","n":1}')
     assert.equal(gotA[0]?.payload, '{"ev":"test","n":2}')
@@ -81,7 +79,7 @@ describe('ACL of the IM namespace', () => {
       await closedByBroker(attacker)
       // The refused PUBLISH was handled before the connection closed: a server event published
       // now reaches bob after anything it could have routed to him.
-      await serverPublish(topics.inbox('bob'), '{"ev":"marker"}')
+      await serverPublish(broker, topics.inbox('bob'), '{"ev":"marker"}')
       await waitFor(() => got.length > 0, 3000, 'the marker')
       assert.deepEqual(got.map((m) => m.payload), ['{"ev":"marker"}'])
       assert.ok(victim.connected, 'the other client is untouched')
@@ -93,8 +91,8 @@ describe('ACL of the IM namespace', () => {
     const client = await as(carol)
     assert.deepEqual(await subscribeCodes(client, ['#', '+/u/bob/in']), [1, 1])
     const got = collect(client)
-    await serverPublish(topics.inbox('bob'), 'secret')
-    await serverPublish('plain/topic', 'visible')
+    await serverPublish(broker, topics.inbox('bob'), 'secret')
+    await serverPublish(broker, 'plain/topic', 'visible')
     // Published after the inbox event, the generic message comes after it, had it been delivered.
     await waitFor(() => got.some((m) => m.topic === 'plain/topic'), 3000, 'the generic message')
     // Her own presence (im/p/carol) she may see; nobody's inbox ever.
@@ -103,7 +101,7 @@ describe('ACL of the IM namespace', () => {
   })
 
   it('shows presence to oneself, and to others only as granted', async () => {
-    await serverPublish(topics.presence('bob'), '{"online":true,"ts":1}', true)
+    await serverPublish(broker, topics.presence('bob'), '{"online":true,"ts":1}', { retain: true })
     const a = await as(alice)
     assert.deepEqual(await subscribeCodes(a, [topics.presence('alice'), topics.presence('bob'), 'im/p/+', 'im/p/#']), [1, 128, 128, 128])
     const ag = await as(agent)
@@ -121,7 +119,7 @@ describe('ACL of the IM namespace', () => {
     open.push(device)
     assert.deepEqual(await subscribeCodes(device, [topics.broadcast('support/queue'), topics.broadcast('announcements'), 'im/b/#', topics.presence('alice'), topics.presence('bob')]), [1, 128, 128, 1, 128])
     const got = collect(device)
-    await serverPublish(topics.broadcast('support/queue'), '{"waiting":2}', true)
+    await serverPublish(broker, topics.broadcast('support/queue'), '{"waiting":2}', { retain: true })
     // (The desk's own retained status, and alice's retained presence, may arrive first; this one
     // must arrive, and nothing but the granted channel and presence ever does.)
     await waitFor(() => got.some((m) => m.payload === '{"waiting":2}'), 3000, 'queue status')

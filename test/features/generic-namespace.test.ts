@@ -3,22 +3,20 @@
  * clients may use all of it, and the broker must then behave as a conformant MQTT 3.1.1 broker:
  * retained messages, wills, QoS 0/1/2, overlapping subscriptions, `$` topics, client ids and
  * malformed input — proven with MQTT.js, raw bytes, Debian's paho-mqtt and mosquitto_pub/_sub.
- * The IM namespace stays closed to them. The second part covers the Mosquitto-like ACL file.
+ * The IM namespace stays closed to them. (The Mosquitto-like ACL file: generic-acl-file.test.ts.)
  */
 import assert from 'node:assert/strict'
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import type { AedesPublishPacket } from 'aedes'
 import type { IClientOptions, MqttClient } from 'mqtt'
-import { startTestBroker, tempDataDir, type TestBroker } from '../helpers/broker.js'
-import { adminToken, createUser, type Principal } from '../helpers/http.js'
+import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { closedByBroker, collect, connackCode, connectClient, subscribeCodes, waitFor, type Received } from '../helpers/mqtt.js'
-import { closedWithin, rawPublish, rawTcp, remainingLength, type RawConnection } from '../helpers/raw.js'
+import { busSpy, serverPublish } from '../helpers/bus.js'
+import { closedWithin, frame, mqttString, rawPublish, rawTcp, u16, type RawConnection } from '../helpers/raw.js'
 
 const run = promisify(execFile)
 const PYTHON = '/usr/bin/python3'
@@ -28,16 +26,12 @@ const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
 
 // ---- raw MQTT 3.1.1 bytes, for packets MQTT.js and mqtt-packet refuse to produce ----
 
-const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff])
-const utf8 = (s: string | Buffer): Buffer => { const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s; return Buffer.concat([u16(b.length), b]) }
-const frame = (first: number, ...parts: Buffer[]): Buffer => { const body = Buffer.concat(parts); return Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]) }
-
 /** CONNECT, protocol level 4, no credentials; `will.qos` is written as given, even 3. */
 function rawConnect ({ clientId, clean = true, will }: { clientId: string, clean?: boolean, will?: { topic: string, payload: string, qos: number } }): Buffer {
   const flags = (clean ? 0x02 : 0) | (will ? 0x04 | (will.qos << 3) : 0)
-  return frame(0x10, utf8('MQTT'), Buffer.from([4, flags]), u16(30), utf8(clientId), ...(will ? [utf8(will.topic), utf8(will.payload)] : []))
+  return frame(0x10, mqttString('MQTT'), Buffer.from([4, flags]), u16(30), mqttString(clientId), ...(will ? [mqttString(will.topic), mqttString(will.payload)] : []))
 }
-const rawSubscribe = (packetId: number, filter: string, qos: number): Buffer => frame(0x82, u16(packetId), utf8(filter), Buffer.from([qos]))
+const rawSubscribe = (packetId: number, filter: string, qos: number): Buffer => frame(0x82, u16(packetId), mqttString(filter), Buffer.from([qos]))
 const PINGREQ = Buffer.from([0xc0, 0x00])
 const DISCONNECT = Buffer.from([0xe0, 0x00])
 const CONNACK = (code: number): number[] => [0x20, 0x02, 0x00, code]
@@ -48,18 +42,6 @@ async function bytes (conn: RawConnection, n: number, what: string): Promise<num
 }
 
 // ---- helpers around one broker ----
-
-function serverPublish (broker: TestBroker, topic: string, payload: string, { qos = 1, retain = false }: { qos?: 0 | 1 | 2, retain?: boolean } = {}): Promise<void> {
-  return new Promise((resolve, reject) => broker.server.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false }, (err) => err ? reject(err) : resolve()))
-}
-
-/** Sees what reaches aedes' message bus on `filter`, whoever subscribes: proof a message was (not) published. */
-async function busSpy (broker: TestBroker, filter: string): Promise<{ topics: string[], stop: () => Promise<void> }> {
-  const topics: string[] = []
-  const deliver = (packet: AedesPublishPacket, cb: () => void): void => { topics.push(packet.topic); cb() }
-  await new Promise<void>((resolve) => broker.server.aedes.subscribe(filter, deliver, resolve))
-  return { topics, stop: () => new Promise<void>((resolve) => broker.server.aedes.unsubscribe(filter, deliver, resolve)) }
-}
 
 /** Resolves when aedes has let go of `clientId` (its will, if any, is then on its way). */
 function released (broker: TestBroker, clientId: string, timeoutMs = 3000): Promise<void> {
@@ -563,170 +545,5 @@ describe('anonymous clients in the generic namespace (ANONYMOUS_NAMESPACE=#) get
       assert.deepEqual(payloads(seen, 'mosq/killed-will'), [{ topic: 'mosq/killed-will', payload: 'mosquitto-killed', retain: false, qos: 1 }])
       assert.deepEqual(payloads(seen, 'mosq/sub-will'), [], 'a clean DISCONNECT publishes no will')
     })
-  })
-})
-
-describe('the generic ACL file (ACL_FILE, Mosquitto-like), without an anonymous namespace', () => {
-  let broker: TestBroker
-  let admin: string
-  const users: Record<string, Principal> = {}
-  const clients: MqttClient[] = []
-  let seq = 0
-
-  const as = async (uid: string, clientId = `${uid}-${++seq}`): Promise<MqttClient> => {
-    const user = users[uid]
-    assert.ok(user, uid)
-    const client = await connectClient(broker.mqttUrl, { username: user.uid, password: user.token, clientId })
-    clients.push(client)
-    return client
-  }
-  /** The publish is refused: the client is disconnected and nothing reaches the message bus. */
-  const publishRefused = async (client: MqttClient, topic: string): Promise<void> => {
-    const spy = await busSpy(broker, topic)
-    try {
-      client.publish(topic, 'refused', { qos: 1 })
-      await closedByBroker(client)
-      await serverPublish(broker, topic, 'control')
-      await waitFor(() => spy.topics.length > 0, 3000, 'the control message')
-      assert.equal(spy.topics.length, 1, `${topic} was published by a client that may not`)
-    } finally {
-      await spy.stop()
-    }
-  }
-  /** The publish is accepted: it reaches a subscriber on the same topic (the publisher itself). */
-  const roundTrip = async (client: MqttClient, topic: string): Promise<void> => {
-    const got = collect(client)
-    assert.deepEqual(await subscribeCodes(client, [topic]), [1])
-    await client.publishAsync(topic, `rt:${topic}`, { qos: 1 })
-    await waitFor(() => got.some((m) => m.topic === topic && m.payload === `rt:${topic}`), 3000, `${topic} round trip`)
-    assert.ok(client.connected)
-  }
-
-  before(async () => {
-    const dataDir = tempDataDir()
-    const aclFile = join(dataDir, 'generic.acl')
-    writeFileSync(aclFile, [
-      '# generic-namespace.test.ts: no rules before the first `user` line, so anonymous clients get nothing',
-      'pattern readwrite devices/%u/#',
-      'pattern readwrite clients/%c/#',
-      '',
-      'user carol',
-      'topic readwrite carol-only/#',
-      '',
-      'user erin',
-      'topic readwrite #',
-      'topic readwrite $app/#',
-      '',
-      'user mallory',
-      'topic read news/#',
-      'topic deny #',
-      '',
-      'role agent',
-      'topic read firmware/#',
-      'topic readwrite lab/#',
-      'topic deny lab/secret/#',
-      ''
-    ].join('\n'))
-    broker = await startTestBroker({ ACL_FILE: aclFile }, dataDir)
-    admin = await adminToken(broker.httpUrl)
-    for (const uid of ['alice', 'bob', 'carol', 'erin', 'mallory']) users[uid] = await createUser(broker.httpUrl, admin, uid)
-    users.dave = await createUser(broker.httpUrl, admin, 'dave', 'agent')
-  })
-  after(async () => {
-    await Promise.all(clients.map(async (c) => { await c.endAsync(true) }))
-    await broker.stop()
-  })
-
-  it('refuses an anonymous CONNECT with CONNACK 5 when ANONYMOUS_NAMESPACE is not set', async () => {
-    assert.equal(await connackCode(broker.mqttUrl, { clientId: 'anonymous-here' }), 5)
-    assert.equal(await connackCode(broker.mqttUrl, { clientId: '', clean: true }), 5)
-  })
-
-  it('`pattern readwrite devices/%u/#` opens devices/<own uid>/… and nothing of another uid', async () => {
-    const alice = await as('alice')
-    await roundTrip(alice, 'devices/alice/x')
-    assert.deepEqual(await subscribeCodes(alice, ['devices/bob/x', 'devices/+/x', 'devices/#']), [128, 128, 128])
-    await publishRefused(alice, 'devices/bob/x')
-    const bob = await as('bob')
-    await roundTrip(bob, 'devices/bob/x')
-  })
-
-  it('`pattern readwrite clients/%c/#` opens the topics of the connection\'s own client id', async () => {
-    const alice = await as('alice', 'alice-phone')
-    await roundTrip(alice, 'clients/alice-phone/status')
-    assert.deepEqual(await subscribeCodes(alice, ['clients/alice-tablet/status', 'clients/+/status']), [128, 128])
-    await publishRefused(alice, 'clients/alice-tablet/status')
-    // a client id that would smuggle in a topic level or a wildcard gets no %c rule at all
-    const sneaky = await as('bob', 'bob/x')
-    assert.deepEqual(await subscribeCodes(sneaky, ['clients/bob/x/status']), [128])
-  })
-
-  it('a `user` section applies to that uid only', async () => {
-    const carol = await as('carol')
-    await roundTrip(carol, 'carol-only/notes')
-    const alice = await as('alice')
-    assert.deepEqual(await subscribeCodes(alice, ['carol-only/notes', 'carol-only/#']), [128, 128])
-    await publishRefused(alice, 'carol-only/notes')
-  })
-
-  it('a `role` section applies to every principal of that role: agents read firmware/ but may not write it', async () => {
-    const dave = await as('dave')
-    const got = collect(dave)
-    assert.deepEqual(await subscribeCodes(dave, ['firmware/#']), [1])
-    await serverPublish(broker, 'firmware/v2', 'image')
-    await waitFor(() => got.some((m) => m.topic === 'firmware/v2'), 3000, 'the firmware message')
-    const alice = await as('alice')
-    assert.deepEqual(await subscribeCodes(alice, ['firmware/#']), [128], 'a user is not an agent')
-    await publishRefused(dave, 'firmware/v2')
-  })
-
-  it('a `deny` line beats a broader allow, for subscribing, receiving and publishing', async () => {
-    const dave = await as('dave')
-    await roundTrip(dave, 'lab/open/x')
-    assert.deepEqual(await subscribeCodes(dave, ['lab/secret/x', 'lab/secret/#']), [128, 128])
-    // `lab/#` is granted (it is not wholly denied), but nothing under lab/secret/ comes through it
-    const watcher = await as('dave')
-    const got = collect(watcher)
-    assert.deepEqual(await subscribeCodes(watcher, ['lab/#']), [1])
-    await serverPublish(broker, 'lab/secret/formula', 'hidden')
-    await serverPublish(broker, 'lab/open/y', 'control')
-    await waitFor(() => got.some((m) => m.topic === 'lab/open/y'), 3000, 'the control message')
-    assert.deepEqual(got.map((m) => m.topic), ['lab/open/y'])
-    await publishRefused(dave, 'lab/secret/formula')
-    // `topic deny #` shuts a user out of everything, whatever else is granted
-    const mallory = await as('mallory')
-    assert.deepEqual(await subscribeCodes(mallory, ['news/today', 'anything']), [128, 128])
-  })
-
-  it('`topic readwrite #` is the wildcard, not a comment, and `$` topics need their own rule [MQTT-4.7.2-1]', async () => {
-    const erin = await as('erin')
-    await roundTrip(erin, 'any/topic/at/all')
-    const wild = await as('erin')
-    const gotWild = collect(wild)
-    assert.deepEqual(await subscribeCodes(wild, ['#', '+/x']), [1, 1])
-    const dollar = await as('erin')
-    const gotDollar = collect(dollar)
-    assert.deepEqual(await subscribeCodes(dollar, ['$app/#', '$other/#']), [1, 128])
-    await erin.publishAsync('$app/x', 'dollar', { qos: 1 })
-    await erin.publishAsync('plain/x', 'control', { qos: 1 })
-    await waitFor(() => gotDollar.some((m) => m.topic === '$app/x') && gotWild.some((m) => m.topic === 'plain/x'), 3000, 'both messages')
-    assert.deepEqual(gotWild.filter((m) => m.topic.startsWith('$')), [])
-  })
-
-  it('refuses to start with an ACL file that has a syntax error, naming the file and the line', async () => {
-    const dataDir = tempDataDir()
-    const dir = join(dataDir, 'conf')
-    mkdirSync(dir)
-    const aclFile = join(dir, 'broken.acl')
-    writeFileSync(aclFile, '# fine so far\nuser alice\ntopic sometimes alice/#\n')
-    try {
-      await assert.rejects(startTestBroker({ ACL_FILE: aclFile }, dataDir), (err: Error) => {
-        assert.ok(err.message.includes(`${aclFile}:3`), err.message)
-        assert.match(err.message, /unknown access "sometimes"/)
-        return true
-      })
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true })
-    }
   })
 })
