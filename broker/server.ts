@@ -288,7 +288,7 @@ function closeConnectionsOf (aedes: Aedes, uid: string, uidOf: (client: Client) 
 
 /** Counts the retained messages outside `im/` already stored, against RETAINED_MAX_*. [IM-LIMIT-2] */
 async function countRetained (persistence: BoundedLevelPersistence, budget: RetainedBudget): Promise<void> {
-  for await (const packet of persistence.createRetainedStream('#') as AsyncIterable<{ topic: string, payload: Buffer }>) {
+  for await (const packet of persistence.retainedOutside('im')) {
     if (!isImNamespace(packet.topic)) budget.load(packet.topic, packet.payload.length)
   }
 }

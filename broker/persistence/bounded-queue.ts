@@ -18,7 +18,7 @@ import type { RootDb } from '../store/level/open.js'
 import { subscriptionsForTopic } from './dollar-topics.js'
 import { InflightIds, SentIds } from './inflight-ids.js'
 import { encodeQueued, encodeSent, indexKey, outgoingIdKey, outgoingKey, type QueuedPacket } from './queue-keys.js'
-import { retainedFor } from './retained-lookup.js'
+import { retainedFor, retainedOutside } from './retained-lookup.js'
 import type { ResumeGate } from './resume-gate.js'
 import { writeBatchOf, type WriteBatch } from '../store/level/write-batch.js'
 
@@ -141,6 +141,11 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
    */
   override createRetainedStreamCombi (patterns: string[]): Readable {
     return Readable.from(retainedFor(this.#mqtt, patterns))
+  }
+
+  /** Every retained message outside `{prefix}/` (retained-lookup.ts). */
+  retainedOutside (prefix: string): AsyncIterable<{ topic: string, payload: Buffer }> {
+    return retainedOutside(this.#mqtt, prefix)
   }
 
   /** [MQTT-4.7.2-1] no `$` topic queued for `#` or `+/…` (see dollar-topics.ts). */

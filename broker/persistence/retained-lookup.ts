@@ -47,3 +47,14 @@ async function * retainedForPattern<P extends { topic: string }> (db: Sublevel, 
     if (matches(pattern, packet.topic)) yield packet
   }
 }
+
+/**
+ * Every retained message whose topic is not under `{prefix}/`, read in the two key ranges around
+ * it: counting the retained messages outside `im/` at start skips every visitor's presence
+ * without decoding it.
+ */
+export async function * retainedOutside<P extends { topic: string }> (db: Sublevel, prefix: string): AsyncGenerator<P> {
+  for (const range of [{ gte: RETAINED, lt: `${RETAINED}${prefix}/` }, { gte: `${RETAINED}${prefix}0`, lt: 'retained;' }]) {
+    for await (const blob of db.values({ ...range, ...BUFFER }) as AsyncIterable<Buffer>) yield msgpack.decode(blob) as P
+  }
+}

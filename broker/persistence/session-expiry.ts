@@ -57,18 +57,20 @@ export class SessionExpiry {
   }
 
   /**
-   * After a restart: nobody is connected, so every record is offline from now; sessions stored
-   * before records existed are adopted (their owner unknown). Then the sweep starts.
+   * After a restart: nobody is connected, so every record is offline from now. A store kept by a
+   * version without records has none at all: its sessions are adopted then, once (their owner
+   * unknown) — not on every start, which would read every stored subscription and queued message
+   * again. Then the sweep starts.
    */
   async start (): Promise<void> {
     const now = this.#deps.now()
-    const known = new Set<string>()
+    let records = 0
     for await (const record of this.#deps.store.list()) {
-      known.add(record.clientId)
+      records++
       if (record.online) await this.#deps.store.put({ ...record, online: false, lastSeen: now })
     }
-    for (const clientId of await this.#deps.persistence.storedClientIds()) {
-      if (!known.has(clientId)) await this.#deps.store.put({ clientId, online: false, lastSeen: now })
+    if (records === 0) {
+      for (const clientId of await this.#deps.persistence.storedClientIds()) await this.#deps.store.put({ clientId, online: false, lastSeen: now })
     }
     this.#timer = setInterval(() => { void this.sweep() }, this.#deps.sweepMs)
     this.#timer.unref()

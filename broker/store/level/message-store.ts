@@ -7,7 +7,6 @@ import type { ConversationState } from './conversation-state.js'
 import type { ImStoreParts } from './conversation-store.js'
 import { pad, under, type Sublevels } from './im-stores.js'
 import { KeyFilter } from './key-filter.js'
-import { ReadBatch } from './read-batch.js'
 import type { WriteBatch } from './write-batch.js'
 
 export class LevelMessageStore implements MessageStore {
@@ -15,14 +14,12 @@ export class LevelMessageStore implements MessageStore {
   readonly #lock: KeyedLock
   readonly #batch: WriteBatch
   readonly #state: ConversationState
-  readonly #cmids: ReadBatch
 
   constructor ({ db, lock, batch, state }: ImStoreParts) {
     this.#db = db
     this.#lock = lock
     this.#batch = batch
     this.#state = state
-    this.#cmids = new ReadBatch(db.cmids)
     // should the store close before the filter is loaded, it stays at "maybe": every cmid is read
     this.loaded = this.#known.load(db.cmids.keys()).catch(() => undefined)
   }
@@ -35,7 +32,7 @@ export class LevelMessageStore implements MessageStore {
     const cmidKey = `${draft.from}!${draft.cid}!${draft.cmid}`
     return await this.#lock.run(draft.cid, async () => {
       // A cmid the filter has never seen is new: no read. [IM-IDEM-1]
-      const seen = this.#known.mightHave(cmidKey) ? await this.#cmids.get(cmidKey) : undefined
+      const seen = this.#known.mightHave(cmidKey) ? await this.#db.cmids.get(cmidKey) : undefined
       if (seen !== undefined) {
         const original = await this.#db.messages.get(`${draft.cid}!${pad(Number(seen))}`)
         if (original) return { message: original, created: false }

@@ -61,6 +61,12 @@ describe('retained lookup', () => {
     assert.deepEqual(await found(['im/p/alice', 'a/b']), ['a/b', 'im/p/alice'])
   })
 
+  it('lists every retained message outside im/, $ topics included, without reading those under im/', async () => {
+    const outside: string[] = []
+    for await (const packet of persistence.retainedOutside('im')) outside.push(packet.topic)
+    assert.deepEqual(outside.sort(), TOPICS.filter((t) => !t.startsWith('im/')).sort())
+  })
+
   it('reads only the keys under a filter\'s literal levels, not the whole store', async () => {
     for (let i = 0; i < 2000; i++) {
       const topic = `im/p/v_${String(i).padStart(4, '0')}`
