@@ -3,8 +3,11 @@
  *
  *   authorize (membership) → persist (id, next seq, durable write) → fanOut (every member's inbox)
  *
- * (validation happened in commands.ts). The command's PUBACK is sent only when all steps are done,
- * so an acknowledged message is stored [IM-ACK-1]. A retried cmid skips nothing: `persist`
+ * (validation happened in commands.ts). The steps run in the conversation's order, but only up to
+ * the point where the message's seq is taken and its write and fan-out are lined up: the write
+ * lands with the other sends of the turn (group commit) and the fan-out follows in seq order
+ * (ordered-fan-out.ts). The command's PUBACK is sent only when the message is stored and fanned
+ * out, so an acknowledged message is stored [IM-ACK-1]. A retried cmid skips nothing: `persist`
  * returns the original, and `fanOut` sends it again — clients drop the duplicate by `id`.
  */
 import { randomUUID } from 'node:crypto'
@@ -14,6 +17,7 @@ import type { MessageStore } from '../store/ports.js'
 import type { Caller, ConversationService } from './conversations.js'
 import type { EventPublisher } from './events.js'
 import { KeyedLock } from '../lib/keyed-lock.js'
+import { OrderedFanOut } from './ordered-fan-out.js'
 import { runSteps, type Step } from './steps.js'
 
 export interface MessageDeps {
@@ -28,13 +32,18 @@ interface SendState {
   caller: Caller
   command: SendCommand
   conv?: Conversation
-  message?: Message
+  stored?: Promise<Message>
+  done?: Promise<Message>
 }
+
+/** A send under way: its place in the conversation is taken; `done` settles once stored and fanned out. */
+export interface SendUnderWay { done: Promise<Message> }
 
 export class MessageService {
   readonly #deps: MessageDeps
   readonly #sendSteps: ReadonlyArray<Step<SendState>>
   readonly #ordered = new KeyedLock()
+  readonly #fanOut = new OrderedFanOut<Message>()
 
   constructor (deps: MessageDeps) {
     this.#deps = deps
@@ -51,19 +60,32 @@ export class MessageService {
         name: 'persist',
         run: async (s) => {
           const { cmid, cid, type, body } = s.command
-          const result = await deps.messages.append({ id: randomUUID(), cid, from: s.caller.uid, ts: deps.now(), type, body, cmid })
-          s.message = result.message
+          // started, not awaited: the seq is taken now, the write lands with the turn's batch
+          s.stored = deps.messages.append({ id: randomUUID(), cid, from: s.caller.uid, ts: deps.now(), type, body, cmid }).then((r) => r.message)
         }
       },
-      { name: 'fanOut', run: async (s) => { await deps.events.toInboxes(memberUids(s.conv!), { ev: 'msg', msg: s.message! }) } }
+      {
+        name: 'fanOut',
+        run: async (s) => {
+          const members = memberUids(s.conv!)
+          s.done = this.#fanOut.join(s.command.cid, s.stored!, async (msg) => { await deps.events.toInboxes(members, { ev: 'msg', msg }) })
+          s.done.catch(() => undefined) // heard by whoever awaits `done`; not an unhandled rejection meanwhile
+        }
+      }
     ]
   }
 
   async send (caller: Caller, command: SendCommand): Promise<Message> {
-    // Store and fan out one message of a conversation at a time, so every inbox receives a
-    // conversation's messages in seq order. [IM-SYNC-2]
+    return await (await this.begin(caller, command)).done
+  }
+
+  /**
+   * Starts a send; resolves once its seq is taken, so that the next command may start. Every
+   * inbox receives a conversation's messages in seq order. [IM-SYNC-2]
+   */
+  async begin (caller: Caller, command: SendCommand): Promise<SendUnderWay> {
     const state = await this.#ordered.run(command.cid, async () => await runSteps<SendState>({ caller, command }, this.#sendSteps))
-    return state.message!
+    return { done: state.done! }
   }
 
   async recall (caller: Caller, command: RecallCommand): Promise<Message> {

@@ -1,6 +1,9 @@
 /**
  * The command dispatcher for `im/u/{uid}/out`: parse, then one exhaustive switch over `op`.
- * Commands of one principal run one after the other, in arrival order. A command that fails
+ * Commands of one principal take effect in arrival order, and each is finished (acknowledged,
+ * or reported as an error) in that order too. Sends overlap: a send lets the next command start
+ * once its seq is taken, so a client's window of sends shares one store write (group commit);
+ * any other command first waits until everything before it is finished. A command that fails
  * becomes an `error` event on the sender's inbox — the connection stays — except an unexpected
  * internal failure, which the first time also withholds the PUBACK (see repeated-failures.ts).
  * [IM-CMD-1]
@@ -32,6 +35,8 @@ export interface OutboxDeps {
 export class Outbox {
   readonly #deps: OutboxDeps
   readonly #serial = new KeyedLock()
+  /** per principal: settles when its latest command is finished */
+  readonly #finished = new Map<string, Promise<void>>()
   readonly #inFlight = new Set<Promise<void>>()
   readonly #failures = new RepeatedFailures()
 
@@ -56,37 +61,67 @@ export class Outbox {
   }
 
   async #handle (caller: Caller, payload: Buffer): Promise<void> {
+    const uid = caller.uid
     // The rate is counted on arrival; the refusal is reported in order with the other commands.
-    const limited = this.#admit(caller.uid)
-    await this.#serial.run(caller.uid, async () => {
-      let command: Command | SupportCommand | undefined
-      try {
-        if (limited) throw limited // nothing is parsed or stored; the PUBACK still goes out
-        command = this.#deps.parse(payload)
-        await this.#dispatch(caller, command)
-        this.#deps.onCommand?.(command.op, 'ok')
-        this.#failures.succeeded(caller.uid, cmidOf(command), payload)
-      } catch (err) {
-        const ids = command ? { op: command.op, ...(cmidOf(command) ? { cmid: cmidOf(command) } : {}) } : salvageIds(payload)
-        const op = command?.op ?? 'invalid'
-        if (err instanceof ImError) {
-          this.#deps.onCommand?.(op, 'error')
-          await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: err.code, message: err.message, ...ids })
-          return
-        }
-        this.#deps.onCommand?.(op, 'internal')
-        const giveUp = this.#failures.failedBefore(caller.uid, ids.cmid, payload)
-        this.#deps.log.error({ err, uid: caller.uid, ...ids }, giveUp
-          ? 'command failed again; acknowledged with an error so the client moves on'
-          : 'command failed; not acknowledged, the client sends it again')
-        const error = new ImError('IM_ERR_INTERNAL')
-        await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: error.code, message: error.message, ...ids })
-        // The first time, the PUBACK is withheld: the client is disconnected and sends the command
-        // again, which heals a passing fault (the store was away). [IM-ACK-1] The second time it is
-        // acknowledged, so one bad command cannot block everything queued behind it. [IM-ACK-2]
-        if (!giveUp) throw err
+    const limited = this.#admit(uid)
+    const before = this.#finished.get(uid) ?? Promise.resolve()
+    const started = this.#serial.run(uid, async () => await this.#start(caller, payload, limited, before))
+    started.catch(() => undefined) // heard below, once the commands before it are finished
+    const finished = before.then(async () => { await this.#finish(caller, payload, started) })
+    const settled = finished.then(() => undefined, () => undefined)
+    this.#finished.set(uid, settled)
+    try {
+      await finished
+    } finally {
+      if (this.#finished.get(uid) === settled) this.#finished.delete(uid)
+    }
+  }
+
+  /** Takes the command's place: a send up to its seq, anything else entirely, after all before it. */
+  async #start (caller: Caller, payload: Buffer, limited: ImError | undefined, before: Promise<void>): Promise<Started> {
+    if (limited) throw new CommandFailure(limited) // nothing is parsed or stored; the PUBACK still goes out
+    let command: Command | SupportCommand | undefined
+    try {
+      command = this.#deps.parse(payload)
+      if (command.op === 'send') return { command, done: (await this.#deps.messages.begin(caller, command)).done }
+      await before
+      await this.#dispatch(caller, command)
+      return { command, done: Promise.resolve() }
+    } catch (err) {
+      throw new CommandFailure(err, command)
+    }
+  }
+
+  async #finish (caller: Caller, payload: Buffer, started: Promise<Started>): Promise<void> {
+    let command: Command | SupportCommand | undefined
+    try {
+      const under = await started
+      command = under.command
+      await under.done
+      this.#deps.onCommand?.(command.op, 'ok')
+      this.#failures.succeeded(caller.uid, cmidOf(command), payload)
+    } catch (failure) {
+      const err = failure instanceof CommandFailure ? failure.error : failure
+      command ??= failure instanceof CommandFailure ? failure.command : undefined
+      const ids = command ? { op: command.op, ...(cmidOf(command) ? { cmid: cmidOf(command) } : {}) } : salvageIds(payload)
+      const op = command?.op ?? 'invalid'
+      if (err instanceof ImError) {
+        this.#deps.onCommand?.(op, 'error')
+        await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: err.code, message: err.message, ...ids })
+        return
       }
-    })
+      this.#deps.onCommand?.(op, 'internal')
+      const giveUp = this.#failures.failedBefore(caller.uid, ids.cmid, payload)
+      this.#deps.log.error({ err, uid: caller.uid, ...ids }, giveUp
+        ? 'command failed again; acknowledged with an error so the client moves on'
+        : 'command failed; not acknowledged, the client sends it again')
+      const error = new ImError('IM_ERR_INTERNAL')
+      await this.#deps.events.toInbox(caller.uid, { ev: 'error', code: error.code, message: error.message, ...ids })
+      // The first time, the PUBACK is withheld: the client is disconnected and sends the command
+      // again, which heals a passing fault (the store was away). [IM-ACK-1] The second time it is
+      // acknowledged, so one bad command cannot block everything queued behind it. [IM-ACK-2]
+      if (!giveUp) throw err
+    }
   }
 
   async #dispatch (caller: Caller, command: Command | SupportCommand): Promise<void> {
@@ -120,6 +155,15 @@ export class Outbox {
     }
   }
 
+}
+
+interface Started { command: Command | SupportCommand, done: Promise<unknown> }
+
+/** A command that failed before it was under way, with what was parsed of it. */
+class CommandFailure extends Error {
+  constructor (readonly error: unknown, readonly command?: Command | SupportCommand) {
+    super('command failed')
+  }
 }
 
 function cmidOf (command: Command | SupportCommand): string | undefined {

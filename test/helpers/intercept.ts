@@ -45,12 +45,19 @@ export async function * heldAfter<T> (stored: AsyncIterable<T>, n: number, hold:
   }
 }
 
-/** For `intercept.messages`: `append` of a message `holdFor` picks waits for that message's hold. */
+/**
+ * For `intercept.messages`: `append` of a message `holdFor` picks reports its write only once that
+ * message's hold is let go. The append itself starts at once, so the message keeps the seq of its
+ * place (the store hands out seqs in the order appends start) — only the broker's news of it waits.
+ */
 export function holdingAppends (holdFor: (message: NewMessage) => Hold | undefined): (store: MessageStore) => MessageStore {
   return (store) => ({
     append: async (message) => {
       const hold = holdFor(message)
-      return hold ? await hold.around(async () => await store.append(message)) : await store.append(message)
+      const appended = store.append(message)
+      if (!hold) return await appended
+      appended.catch(() => undefined) // heard once the hold is let go
+      return await hold.around(async () => await appended)
     },
     get: async (cid, id) => await store.get(cid, id),
     after: async (cid, after, limit) => await store.after(cid, after, limit),

@@ -4,6 +4,10 @@
  * without rewriting the record. Kept in an LRU cache that every write updates (written through,
  * under the conversation's lock), so the hot path — membership and the next seq of a `send` —
  * reads memory. After a restart the store is the truth again: a miss loads and merges. [IM-PERF-2]
+ *
+ * A state whose writes are still on their way to disk (a message appended, not yet written) is
+ * held outside the LRU until they land: evicted, it would be loaded back from the older disk
+ * state and hand out a seq twice. When a batch fails, everything cached is forgotten.
  */
 import { LRUCache } from 'lru-cache'
 import type { Conversation } from '../../../shared/protocol.js'
@@ -13,15 +17,17 @@ const CACHED_CONVERSATIONS = 20_000
 
 export class ConversationState {
   readonly #db: Sublevels
-  readonly #cache = new LRUCache<string, Conversation>({ max: CACHED_CONVERSATIONS })
+  readonly #cache: LRUCache<string, Conversation>
+  readonly #inFlight = new Map<string, { conversation: Conversation, writes: number }>()
 
-  constructor (db: Sublevels) {
+  constructor (db: Sublevels, cached = CACHED_CONVERSATIONS) {
     this.#db = db
+    this.#cache = new LRUCache({ max: cached })
   }
 
   /** The conversation as it is now; call under the conversation's lock when about to change it. */
   async get (cid: string): Promise<Conversation | undefined> {
-    const cached = this.#cache.get(cid)
+    const cached = this.#inFlight.get(cid)?.conversation ?? this.#cache.get(cid)
     if (cached) return cached
     const loaded = await this.#load(cid)
     if (loaded) this.#cache.set(cid, loaded)
@@ -31,6 +37,31 @@ export class ConversationState {
   /** The new state after a write that succeeded. */
   set (conversation: Conversation): void {
     this.#cache.set(conversation.cid, conversation)
+    const pinned = this.#inFlight.get(conversation.cid)
+    if (pinned) pinned.conversation = conversation
+  }
+
+  /** The new state after a write asked for, still on its way (`written` settles when it lands). */
+  setAhead (conversation: Conversation, written: Promise<void>): void {
+    let entry = this.#inFlight.get(conversation.cid)
+    if (entry) {
+      entry.conversation = conversation
+      entry.writes++
+    } else {
+      this.#inFlight.set(conversation.cid, entry = { conversation, writes: 1 })
+    }
+    this.#cache.set(conversation.cid, conversation)
+    const pinned = entry
+    const landed = (): void => {
+      if (--pinned.writes === 0 && this.#inFlight.get(conversation.cid) === pinned) this.#inFlight.delete(conversation.cid)
+    }
+    written.then(landed, landed)
+  }
+
+  /** After a failed write: the store is the truth again. */
+  forgetAll (): void {
+    this.#cache.clear()
+    this.#inFlight.clear()
   }
 
   async #load (cid: string): Promise<Conversation | undefined> {

@@ -45,8 +45,10 @@ export function sublevels (root: RootDb) {
 }
 export type Sublevels = ReturnType<typeof sublevels>
 
-export function openImStores (root: RootDb): { conversations: ConversationStore, messages: MessageStore } {
+/** `cachedConversations`: how many conversations' states are kept in memory (tests make it small). */
+export function openImStores (root: RootDb, { cachedConversations }: { cachedConversations?: number } = {}): { conversations: ConversationStore, messages: MessageStore } {
   const db = sublevels(root)
-  const shared = { db, lock: new KeyedLock(), batch: writeBatchOf(root), state: new ConversationState(db) }
+  const shared = { db, lock: new KeyedLock(), batch: writeBatchOf(root), state: new ConversationState(db, cachedConversations) }
+  shared.batch.onFailure(() => { shared.state.forgetAll() })
   return { conversations: new LevelConversationStore(shared), messages: new LevelMessageStore(shared) }
 }

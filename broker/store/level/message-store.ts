@@ -27,37 +27,60 @@ export class LevelMessageStore implements MessageStore {
   /** Resolves once every stored cmid is in the filter (until then each cmid is read). */
   readonly loaded: Promise<void>
   readonly #known = new KeyFilter()
+  /** cmids whose message is written but not yet on disk */
+  readonly #writing = new Map<string, Promise<AppendResult>>()
 
+  /**
+   * The seq is taken and the writes asked for under the conversation's lock; the lock is let go
+   * before they land, so the next message of the conversation goes into the same batch. Appends
+   * started one after the other get their seqs in that order. [IM-PERF-1]
+   */
   async append (draft: NewMessage): Promise<AppendResult> {
     const cmidKey = `${draft.from}!${draft.cid}!${draft.cmid}`
-    return await this.#lock.run(draft.cid, async () => {
-      // A cmid the filter has never seen is new: no read. [IM-IDEM-1]
-      const seen = this.#known.mightHave(cmidKey) ? await this.#db.cmids.get(cmidKey) : undefined
-      if (seen !== undefined) {
-        const original = await this.#db.messages.get(`${draft.cid}!${pad(Number(seen))}`)
-        if (original) return { message: original, created: false }
-      }
-      const conv = await this.#state.get(draft.cid)
-      if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
-      const seq = conv.lastSeq + 1
-      const message: Message = { ...draft, seq }
-      const sender = conv.members.some((m) => m.uid === draft.from)
-      await this.#batch.write([
-        { type: 'put', sublevel: this.#db.messages, key: `${draft.cid}!${pad(seq)}`, value: message },
-        { type: 'put', sublevel: this.#db.messageIds, key: `${draft.cid}!${draft.id}`, value: String(seq) },
-        { type: 'put', sublevel: this.#db.cmids, key: cmidKey, value: String(seq) },
-        { type: 'put', sublevel: this.#db.convSeq, key: draft.cid, value: String(seq) },
-        // Sending reads the conversation up to one's own message. [IM-READ-2]
-        ...(sender ? [{ type: 'put' as const, sublevel: this.#db.read, key: `${draft.cid}!${draft.from}`, value: String(seq) }] : [])
-      ])
-      this.#known.add(cmidKey)
-      this.#state.set({
-        ...conv,
-        lastSeq: seq,
-        members: sender ? conv.members.map((m) => m.uid === draft.from ? { ...m, readSeq: seq } : m) : conv.members
-      })
-      return { message, created: true }
-    })
+    const reserved = await this.#lock.run(draft.cid, async () => await this.#reserve(draft, cmidKey))
+    if ('original' in reserved) return await reserved.original
+    await reserved.written
+    return { message: reserved.message, created: true }
+  }
+
+  async #reserve (draft: NewMessage, cmidKey: string): Promise<{ original: Promise<AppendResult> } | { message: Message, written: Promise<void> }> {
+    // The same cmid again while the first is still being written: that one is the answer.
+    const writing = this.#writing.get(cmidKey)
+    if (writing) return { original: writing.then((r) => ({ ...r, created: false })) }
+    // A cmid the filter has never seen is new: no read. [IM-IDEM-1]
+    const seen = this.#known.mightHave(cmidKey) ? await this.#db.cmids.get(cmidKey) : undefined
+    if (seen !== undefined) {
+      const original = await this.#db.messages.get(`${draft.cid}!${pad(Number(seen))}`)
+      if (original) return { original: Promise.resolve({ message: original, created: false }) }
+    }
+    let conv
+    for (;;) {
+      const epoch = this.#batch.epoch
+      conv = await this.#state.get(draft.cid)
+      if (epoch === this.#batch.epoch) break // else a batch failed meanwhile: read the truth again
+    }
+    if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
+    const seq = conv.lastSeq + 1
+    const message: Message = { ...draft, seq }
+    const sender = conv.members.some((m) => m.uid === draft.from)
+    const written = this.#batch.write([
+      { type: 'put', sublevel: this.#db.messages, key: `${draft.cid}!${pad(seq)}`, value: message },
+      { type: 'put', sublevel: this.#db.messageIds, key: `${draft.cid}!${draft.id}`, value: String(seq) },
+      { type: 'put', sublevel: this.#db.cmids, key: cmidKey, value: String(seq) },
+      { type: 'put', sublevel: this.#db.convSeq, key: draft.cid, value: String(seq) },
+      // Sending reads the conversation up to one's own message. [IM-READ-2]
+      ...(sender ? [{ type: 'put' as const, sublevel: this.#db.read, key: `${draft.cid}!${draft.from}`, value: String(seq) }] : [])
+    ])
+    this.#state.setAhead({
+      ...conv,
+      lastSeq: seq,
+      members: sender ? conv.members.map((m) => m.uid === draft.from ? { ...m, readSeq: seq } : m) : conv.members
+    }, written)
+    const result = written.then(() => ({ message, created: true }))
+    this.#writing.set(cmidKey, result)
+    const settled = (): void => { this.#writing.delete(cmidKey) }
+    result.then(() => { this.#known.add(cmidKey); settled() }, settled)
+    return { message, written }
   }
 
   async get (cid: string, id: string): Promise<Message | undefined> {

@@ -6,6 +6,10 @@
  * Batches are written one after the other, never two at once: what is asked for while a batch is
  * being written goes into the next one. So writes land in the order they were asked for, also
  * for callers that do not wait (a later delete never overtakes an earlier put of the same key).
+ *
+ * A batch that fails fails everything asked for behind it too (it may build on the failed writes:
+ * the next seq of a conversation), and `epoch` moves on, synchronously, before any caller hears
+ * of it: a cache that assumed the writes would land compares epochs and starts over.
  */
 import type { RootDb } from './open.js'
 
@@ -19,9 +23,19 @@ export class WriteBatch {
   #waiting: Waiting[] = []
   #scheduled = false
   #writing = false
+  #epoch = 0
+  readonly #onFailure: Array<() => void> = []
 
   constructor (root: RootDb) {
     this.#root = root
+  }
+
+  /** Moves on each time a batch fails; a cache built on writes still in flight is stale once it has. */
+  get epoch (): number { return this.#epoch }
+
+  /** `listener` runs synchronously when a batch fails, before any caller's promise settles. */
+  onFailure (listener: () => void): void {
+    this.#onFailure.push(listener)
   }
 
   /** Resolves once `ops` are written, together with everything else asked for in this turn. */
@@ -50,7 +64,12 @@ export class WriteBatch {
       await (this.#root.batch as (ops: BatchOp[]) => Promise<void>).call(this.#root, ops)
       for (const w of waiting) w.resolve()
     } catch (err) {
-      for (const w of waiting) w.reject(err)
+      const behind = this.#waiting
+      this.#ops = []
+      this.#waiting = []
+      this.#epoch++
+      for (const listener of this.#onFailure) listener()
+      for (const w of [...waiting, ...behind]) w.reject(err)
     } finally {
       this.#writing = false
       if (this.#ops.length > 0) this.#schedule()

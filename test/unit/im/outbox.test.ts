@@ -15,14 +15,20 @@ import type { ReceiptService } from '../../../broker/im/receipts.js'
 import { createLogger } from '../../../broker/ops/logger.js'
 import type { SupportDesk } from '../../../broker/support/desk.js'
 
-function outbox (send: (cmid: string) => Promise<void>, admit?: (uid: string) => void) {
+function outbox (send: (cmid: string) => Promise<void>, admit?: (uid: string) => void, receipts = {} as ReceiptService) {
   const inbox: ServerEvent[] = []
   const outcomes: string[] = []
   const events = { toInbox: async (_uid: string, event: ServerEvent) => { inbox.push(event) } } as unknown as EventPublisher
   const box = new Outbox({
     parse: createCommandParser({ commandMaxBytes: 65_536, commandMaxDepth: 8, messageMaxChars: 100 }),
-    messages: { send: async (_caller: unknown, command: { cmid: string }) => { await send(command.cmid) } } as unknown as MessageService,
-    receipts: {} as ReceiptService,
+    messages: {
+      begin: async (_caller: unknown, command: { cmid: string }) => {
+        const done = send(command.cmid)
+        done.catch(() => undefined)
+        return { done }
+      }
+    } as unknown as MessageService,
+    receipts,
     desk: {} as SupportDesk,
     events,
     log: createLogger('silent'),
@@ -75,5 +81,31 @@ describe('outbox', () => {
     await box.handle(caller, sendCommand('fast'))
     assert.deepEqual(sent, [])
     assert.deepEqual(inbox.map((e) => e.ev === 'error' && [e.code, e.cmid]), [['IM_ERR_RATE_LIMITED', 'fast']])
+  })
+
+  it('lets sends overlap but finishes every command in arrival order; a non-send waits for the sends before it', async () => {
+    const writes = new Map<string, () => void>()
+    const started: string[] = []
+    const finished: string[] = []
+    const receipts = { read: async () => { started.push('read') } } as unknown as ReceiptService
+    const { box } = outbox(async (cmid) => {
+      started.push(cmid)
+      await new Promise<void>((resolve) => writes.set(cmid, resolve))
+    }, undefined, receipts)
+    const handled = [
+      box.handle(caller, sendCommand('s-1')).then(() => finished.push('s-1')),
+      box.handle(caller, sendCommand('s-2')).then(() => finished.push('s-2')),
+      box.handle(caller, Buffer.from(JSON.stringify({ op: 'read', cid: 'd_1', seq: 1 }))).then(() => finished.push('read'))
+    ]
+    while (writes.size < 2) await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(started, ['s-1', 's-2'], 'the second send started while the first one was still being written')
+    writes.get('s-2')!()
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(finished, [], 's-2 is not finished (acknowledged) before s-1')
+    assert.deepEqual(started, ['s-1', 's-2'], 'the read waits for the sends before it')
+    writes.get('s-1')!()
+    await Promise.all(handled)
+    assert.deepEqual(finished, ['s-1', 's-2', 'read'])
+    assert.deepEqual(started, ['s-1', 's-2', 'read'])
   })
 })
