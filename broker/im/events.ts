@@ -13,9 +13,9 @@ export interface EventPublisher {
 }
 
 export function createEventPublisher (aedes: Aedes): EventPublisher {
-  const publish = async (topic: string, payload: string, qos: 0 | 1, retain: boolean): Promise<void> => {
+  const publish = async (topic: string, payload: string | Buffer, qos: 0 | 1, retain: boolean): Promise<void> => {
     await new Promise<void>((resolve, reject) => {
-      aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false }, (err) => err ? reject(err) : resolve())
+      aedes.publish({ cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos, retain, dup: false }, (err) => err ? reject(err) : resolve())
     })
   }
   const toInbox = async (uid: string, event: ServerEvent, qos: 0 | 1 = 1): Promise<void> => {
@@ -24,7 +24,8 @@ export function createEventPublisher (aedes: Aedes): EventPublisher {
   return {
     toInbox,
     async toInboxes (uids, event, qos = 1) {
-      const payload = JSON.stringify(event)
+      // one buffer for every member: nothing downstream writes into a payload
+      const payload = Buffer.from(JSON.stringify(event))
       await Promise.all([...new Set(uids)].map(async (uid) => { await publish(topics.inbox(uid), payload, qos, false) }))
     },
     async presence (uid, state) {
