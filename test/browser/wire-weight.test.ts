@@ -85,6 +85,9 @@ describe('what the pages pay on the wire', { skip }, () => {
     assertBrotli(launcherScript!, WIDGET_OUT_DIR)
     assert.deepEqual(fromBroker(first.wire).map((r) => new URL(r.url).pathname), ['/widget.js'], 'a page view loads the launcher alone')
 
+    // the first view's download is in the HTTP cache only once it is complete: a busy machine
+    // could otherwise start the repeat view before Chromium has stored it
+    await first.page.waitForLoadState('networkidle')
     const repeat = await view()
     await first.page.close()
     const again = repeat.wire.matching(/^\/widget\.js$/)
