@@ -64,8 +64,9 @@ started=$SECONDS
 cd "$work"
 export GOWORK=off GOFLAGS=-buildvcs=false
 
+# (with -json, go reports a download error in the JSON on stdout)
 info="$(go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION")" ||
-  die "go mod download $FERRETDB_MODULE@$FERRETDB_VERSION failed (is the Go module proxy reachable?)"
+  die "go mod download $FERRETDB_MODULE@$FERRETDB_VERSION failed (is the Go module proxy reachable?): $(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",\{0,1\}$/\1/p')"
 src="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n 1)"
 commit="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]*\)",\{0,1\}$/\1/p' | head -n 1)"
 [ -n "$src" ] && [ -d "$src" ] || die "go mod download did not report the module directory"
