@@ -3,6 +3,7 @@
  * interrupted run (SIGINT) can drop every connection at once, and a close that cannot hang.
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import { noDelay } from '../shared/client/mqttjs-transport.js'
 
 /** MQTT 3.1.1, clean sessions, no reconnection: a lost connection is an error, not a retry. */
 export const CLIENT_OPTIONS: IClientOptions = { reconnectPeriod: 0, connectTimeout: 10_000, clean: true, protocolVersion: 4, keepalive: 60 }
@@ -12,9 +13,15 @@ const CLOSE_TIMEOUT_MS = 5000
 /** Every client of a run in progress. */
 const openClients = new Set<MqttClient>()
 
-/** Connects with `CLIENT_OPTIONS` (plus `options`) and registers the client; its errors are pushed to `errors`. */
+/**
+ * Connects with `CLIENT_OPTIONS` (plus `options`) and registers the client; its errors are pushed
+ * to `errors`. Over TCP, Nagle's algorithm is turned off, as the product's client library does: a
+ * client that acknowledges and publishes would otherwise wait ~40 ms per message for a TCP ack
+ * (docs/protocol.md, "Connecting"). Over WebSocket, the ws library turns it off itself.
+ */
 export async function connectClient (url: string, options: IClientOptions, errors: Error[]): Promise<MqttClient> {
   const client = await connectAsync(url, { ...CLIENT_OPTIONS, ...options }, false)
+  noDelay(client)
   openClients.add(client)
   client.on('error', (err) => errors.push(err))
   return client

@@ -187,10 +187,6 @@ async function command<E extends ServerEvent> (who: Connected, body: object, ans
 
 async function connectInbox (url: string, user: ImUser, options: IClientOptions, errors: Error[]): Promise<Connected> {
   const client = await connectClient(url, { ...options, username: user.uid, password: user.token }, errors)
-  // MQTT.js leaves Nagle's algorithm on over TCP: a command written while the PUBACKs of the events
-  // just received wait for their TCP ack would wait ~40 ms for it (docs/protocol.md, "Connecting").
-  // Over WebSocket, the ws library turns it off itself.
-  ;(client.stream as unknown as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true)
   const inbox = new InboxEvents(client, user.uid)
   const granted = await client.subscribeAsync(topics.inbox(user.uid), { qos: 1 })
   if (granted[0]?.qos !== 1) throw new Error(`${user.uid}: subscription to its inbox refused (granted ${String(granted[0]?.qos)})`)

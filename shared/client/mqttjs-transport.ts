@@ -147,7 +147,7 @@ export class MqttJsTransport extends Emitter<TransportEvents> implements Transpo
  * chat client that both acknowledges and publishes stalls ~40 ms a message (delayed ACK). MQTT.js
  * does not turn it off, so this does, on its socket (a browser's WebSocket has no such switch).
  */
-function noDelay (client: MqttClient): void {
+export function noDelay (client: MqttClient): void {
   const stream = (client as unknown as { stream?: { setNoDelay?: (on: boolean) => unknown } }).stream
   stream?.setNoDelay?.(true)
 }
