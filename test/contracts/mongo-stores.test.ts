@@ -1,0 +1,147 @@
+/**
+ * The principal, site, session and support stores on MongoDB: FerretDB v1.24.2 (test/helpers/
+ * ferretdb.ts), or the real MongoDB at MONGO_URL. Each test gets a database of its own, dropped
+ * when it closes.
+ */
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { openMongo, type MongoHandle } from '../../broker/store/mongo/connect.js'
+import { MongoPrincipalStore, MongoSiteStore } from '../../broker/store/mongo/principal-store.js'
+import { MongoSessionStore } from '../../broker/store/mongo/session-store.js'
+import { MongoSupportStore } from '../../broker/store/mongo/support-store.js'
+import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
+import { runPrincipalStoreContract } from './principal-store.contract.js'
+import { runSessionStoreContract } from './session-store.contract.js'
+import { runSupportStoreContract, supportChat } from './support-store.contract.js'
+
+let server: MongoServer
+
+before(async () => { server = await startFerretDb() }, { timeout: 15 * 60_000 }) // may build FerretDB first (~2 min)
+after(async () => { await server?.stop() })
+
+/** A fresh database, and a `close` that drops it and closes the client. */
+async function freshDb (name: string): Promise<{ mongo: MongoHandle, close (): Promise<void> }> {
+  const mongo = await openMongo({ url: server.url, dbName: uniqueDbName(name) })
+  return { mongo, close: async () => { try { await mongo.db.dropDatabase() } finally { await mongo.close() } } }
+}
+
+describe('MongoDB principal and site stores', () => {
+  runPrincipalStoreContract(async () => {
+    const { mongo, close } = await freshDb('principals')
+    return { principals: await MongoPrincipalStore.open(mongo.db), sites: await MongoSiteStore.open(mongo.db), close }
+  })
+})
+
+describe('MongoDB session store', () => {
+  runSessionStoreContract(async () => {
+    const { mongo, close } = await freshDb('sessions')
+    return { sessions: await MongoSessionStore.open(mongo.db), close }
+  })
+
+  it('lands the writes of one turn in the order they were asked for', async () => {
+    const { mongo, close } = await freshDb('sessions_turn')
+    try {
+      const sessions = await MongoSessionStore.open(mongo.db)
+      const writes = [
+        sessions.put({ clientId: 'a', online: true, lastSeen: 1 }),
+        sessions.put({ clientId: 'b', online: true, lastSeen: 1 }),
+        sessions.delete('a'),
+        sessions.put({ clientId: 'b', online: false, lastSeen: 2 }),
+        sessions.put({ clientId: 'c', online: true, lastSeen: 3 })
+      ]
+      await Promise.all(writes)
+      const listed = []
+      for await (const record of sessions.list()) listed.push(record)
+      assert.deepEqual(listed, [{ clientId: 'b', online: false, lastSeen: 2 }, { clientId: 'c', online: true, lastSeen: 3 }])
+    } finally { await close() }
+  })
+})
+
+describe('MongoDB support store', () => {
+  runSupportStoreContract(async () => {
+    const { mongo, close } = await freshDb('support')
+    return { support: await MongoSupportStore.open(mongo.db), close }
+  })
+
+  // The embedded store keeps each open chat's index key in memory; this one keeps nothing, and a
+  // broker started later (another client, another store) must still move and close the chats.
+  it('moves and closes, from a new client, the open chats indexed before it', async () => {
+    const dbName = uniqueDbName('support_restart')
+    let mongo = await openMongo({ url: server.url, dbName })
+    try {
+      let store = await MongoSupportStore.open(mongo.db)
+      const a = supportChat('a', 10)
+      const b = supportChat('b', 20, 'active', 'v_b')
+      const c = supportChat('c', 30, 'waiting', 'v_c')
+      for (const conv of [a, b, c]) await store.indexOpen(conv)
+      await store.putAgent({ uid: 'ag1', status: 'online', capacity: 2, active: ['b'], idleSince: 20 })
+      await store.setSeen('v_c', 31)
+      await store.setAliveAt(32)
+      await store.putCanned({ id: 'hi', owner: null, title: 'Hi', text: 'Hello!', createdAt: 1 })
+      await mongo.close()
+
+      mongo = await openMongo({ url: server.url, dbName })
+      store = await MongoSupportStore.open(mongo.db) // its indexes exist already: opening again is fine
+      assert.deepEqual(await store.openCids(), ['a', 'b', 'c'])
+      assert.equal(await store.openFor('site_a', 'v_c'), 'c')
+      assert.deepEqual((await store.getAgent('ag1'))?.active, ['b'])
+      assert.equal(await store.seen('v_c'), 31)
+      assert.equal(await store.aliveAt(), 32)
+      assert.deepEqual((await store.listCanned()).map((r) => r.id), ['hi'])
+
+      await store.indexOpen({ ...c, support: { ...c.support!, queuedAt: 5 } })
+      assert.deepEqual(await store.openCids(), ['c', 'a', 'b'], 're-queued: moved, listed once')
+      await store.indexOpen({ ...b, support: { ...b.support!, state: 'closed', closedAt: 40 } })
+      assert.deepEqual(await store.openCids(), ['c', 'a'])
+      assert.equal(await store.openFor('site_a', 'v_b'), undefined)
+    } finally {
+      try { await mongo.db.dropDatabase() } finally { await mongo.close() }
+    }
+  })
+
+  it('keeps the last of many writes of one chat asked for at once', async () => {
+    const { mongo, close } = await freshDb('support_order')
+    try {
+      const support = await MongoSupportStore.open(mongo.db)
+      const chat = supportChat('s1', 10)
+      await Promise.all([
+        support.indexOpen(chat),
+        support.indexOpen({ ...chat, support: { ...chat.support!, state: 'active', agent: 'ag1' } }),
+        support.indexOpen({ ...chat, support: { ...chat.support!, queuedAt: 5 } }),
+        support.indexOpen({ ...chat, support: { ...chat.support!, state: 'closed', closedAt: 20 } }),
+        ...Array.from({ length: 20 }, async (_, i) => { await support.setSeen('v_1', 100 + i) })
+      ])
+      assert.deepEqual(await support.openCids(), [], 'the close, asked for last, landed last')
+      assert.equal(await support.openFor('site_a', 'v_s1'), undefined)
+      assert.equal(await support.seen('v_1'), 119)
+    } finally { await close() }
+  })
+})
+
+describe('MongoDB connection', () => {
+  it('names the host it cannot reach, never the password', async () => {
+    // a port that was free a moment ago: nothing listens there
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number }
+        probe.close(() => { resolve(port) })
+      })
+    })
+    const started = Date.now()
+    await assert.rejects(openMongo({ url: `mongodb://im:s3cr%40t-pw@127.0.0.1:${port}/?authSource=admin`, dbName: 'im', serverSelectionTimeoutMS: 300 }), (err: Error) => {
+      assert.match(err.message, new RegExp(`Cannot reach MongoDB at 127\\.0\\.0\\.1:${port} \\(database im\\)`))
+      assert.doesNotMatch(err.message, /s3cr|%40t-pw|im:/)
+      return true
+    })
+    assert.ok(Date.now() - started < 5000, 'gives up after serverSelectionTimeoutMS')
+  })
+
+  it('gives a client and the database it was asked for', async () => {
+    const { mongo, close } = await freshDb('connect')
+    try {
+      assert.match(mongo.db.databaseName, /^connect_/)
+      assert.equal((await mongo.db.command({ ping: 1 })).ok, 1)
+    } finally { await close() }
+  })
+})
