@@ -32,7 +32,6 @@ import { SubscriptionCap } from './limits/subscription-cap.js'
 import { createLogger, type Logger } from './ops/logger.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
-import { BoundedLevelPersistence } from './persistence/bounded-queue.js'
 import { ResumeGate, type QueuedRef } from './persistence/resume-gate.js'
 import { SessionExpiry } from './persistence/session-expiry.js'
 import { createCommandParser } from './im/commands.js'
@@ -42,8 +41,6 @@ import { MessageService } from './im/messages.js'
 import { Outbox } from './im/outbox.js'
 import { PresenceTracker } from './im/presence.js'
 import { ReceiptService } from './im/receipts.js'
-import { openImStores } from './store/level/im-stores.js'
-import { LevelSupportStore } from './store/level/support-store.js'
 import { Announcer } from './support/announcer.js'
 import { parseBusinessHours } from './support/business-hours.js'
 import { SupportDesk } from './support/desk.js'
@@ -51,9 +48,7 @@ import { IdleRelease } from './support/idle-release.js'
 import { PrincipalAdmin, type RevokeReason } from './principals/admin.js'
 import { CachedPrincipalStore } from './principals/cached-store.js'
 import { PrincipalService } from './principals/service.js'
-import { openLevel } from './store/level/open.js'
-import { LevelPrincipalStore, LevelSiteStore } from './store/level/principal-store.js'
-import { LevelSessionStore } from './store/level/session-store.js'
+import { openBackend, type MqttPersistence } from './store/backend.js'
 import type { MessageStore } from './store/ports.js'
 import { parseTrustProxy } from './transport/client-address.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
@@ -97,7 +92,7 @@ export interface ImServer {
 export async function startServer ({ config, log = createLogger(config.LOG_LEVEL), now = Date.now, intercept = {} }: ServerOptions): Promise<ImServer> {
   const metrics = createMetrics()
   const generic = loadGenericAcl(config)
-  const root = await openLevel(config.DATA_DIR)
+  const backend = await openBackend(config)
   // Shutdown runs in this order: stop accepting → finish IM commands under way, stop presence
   // announcements → aedes closes its clients (wills, sessions saved) → drop connections that never
   // finished CONNECT → close HTTP → close the store.
@@ -115,10 +110,10 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await sessions?.stop() // the records of the connections aedes just closed are written
     handle?.destroyAll()
     await Promise.all([...stopped, ...apps.map(closeHttp)])
-    await root.close()
+    await backend.close()
   }
   try {
-    const stores = { principals: new CachedPrincipalStore(new LevelPrincipalStore(root), PRINCIPAL_CACHE), sites: new LevelSiteStore(root) }
+    const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }))
     const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now })
@@ -152,7 +147,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
 
     const queueLog = log.child({ part: 'queue' })
-    const persistence = new BoundedLevelPersistence(root, {
+    const persistence = backend.mqttPersistence({
       resume,
       maxMessages: config.QUEUE_MAX_MESSAGES,
       maxAgeMs: config.QUEUE_MAX_AGE_SECONDS * 1000,
@@ -178,8 +173,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     trackClients(broker, metrics, log)
     revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
 
-    const opened = openImStores(root)
-    const imStores = { ...opened, messages: intercept.messages?.(opened.messages) ?? opened.messages }
+    const imStores = { conversations: backend.conversations, messages: intercept.messages?.(backend.messages) ?? backend.messages }
     const events = createEventPublisher(broker)
     const conversations = new ConversationService({
       conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now,
@@ -187,7 +181,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
     const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
     const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
-    const supportStore = new LevelSupportStore(root)
+    const supportStore = backend.support
     const announcer = new Announcer({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, now })
     const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, isOpen: parseBusinessHours(config.BUSINESS_HOURS, config.BUSINESS_TIMEZONE), now })
     late.outbox = new Outbox({
@@ -198,7 +192,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
     await presence.resetStale()
     sessions = new SessionExpiry({
-      aedes: broker, store: new LevelSessionStore(root), persistence,
+      aedes: broker, store: backend.sessions, persistence,
       whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
       expiryMs: (role) => (role === 'visitor' ? config.SESSION_EXPIRY_VISITOR_SECONDS : config.SESSION_EXPIRY_SECONDS) * 1000,
       sweepMs: config.SESSION_SWEEP_SECONDS * 1000, now, log: log.child({ part: 'sessions' }),
@@ -287,7 +281,7 @@ function closeConnectionsOf (aedes: Aedes, uid: string, uidOf: (client: Client) 
 }
 
 /** Counts the retained messages outside `im/` already stored, against RETAINED_MAX_*. [IM-LIMIT-2] */
-async function countRetained (persistence: BoundedLevelPersistence, budget: RetainedBudget): Promise<void> {
+async function countRetained (persistence: MqttPersistence, budget: RetainedBudget): Promise<void> {
   for await (const packet of persistence.retainedOutside('im')) {
     if (!isImNamespace(packet.topic)) budget.load(packet.topic, packet.payload.length)
   }
