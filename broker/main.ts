@@ -19,7 +19,7 @@ async function main (): Promise<void> {
   }
   const log = createLogger(config.LOG_LEVEL)
   const server = await startServer({ config, log })
-  log.info({ ports: server.ports, urls: server.urls, dataDir: config.DATA_DIR }, 'broker ready')
+  log.info({ ports: server.ports, urls: server.urls, store: config.STORE === 'mongodb' ? { kind: 'mongodb', database: config.MONGO_DB } : { kind: 'level', dataDir: config.DATA_DIR } }, 'broker ready')
   if (process.stdout.isTTY) {
     process.stdout.write(`\nmqtt-im is running\n${Object.entries(server.urls).map(([k, v]) => `  ${k.padEnd(10)} ${v}`).join('\n')}\n\n`)
   }

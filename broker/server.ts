@@ -220,7 +220,10 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       principals, admin, stores, metrics, log, limits,
       im: { conversations, messages: imStores.messages },
       support: { desk, store: supportStore, conversations: imStores.conversations },
-      health: () => ({ ok: !broker.closed, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients })
+      health: async () => {
+        const store = await backend.health()
+        return { ok: !broker.closed && store.ok, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients, store }
+      }
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS, trustProxy, ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}) }
     // A WebSocket frame carries one MQTT packet or part of one; allow a little framing slack.

@@ -19,6 +19,9 @@ export const configSchema = z.object({
   TLS_CERT_FILE: optionalPath,
   PUBLIC_URL: z.url().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  STORE: z.enum(['level', 'mongodb']).default('level'),
+  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must be a mongodb:// or mongodb+srv:// connection string').optional(),
+  MONGO_DB: z.string().regex(/^[^/\\. "$]{1,63}$/, 'MONGO_DB must be a MongoDB database name (1–63 characters, none of / \\ . " $ or space)').default('mqtt_im'),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: positiveInt.default(86_400),
   VISITOR_RENEW_SECONDS: positiveInt.default(180 * 86_400),
@@ -69,6 +72,13 @@ export const configSchema = z.object({
 }).strict().superRefine((c, ctx) => {
   if (Boolean(c.TLS_KEY_FILE) !== Boolean(c.TLS_CERT_FILE)) {
     ctx.addIssue({ code: 'custom', path: ['TLS_CERT_FILE'], message: 'TLS_KEY_FILE and TLS_CERT_FILE must be set together' })
+  }
+  if (c.STORE === 'mongodb' && !c.MONGO_URL) {
+    ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'STORE=mongodb needs MONGO_URL (mongodb://host:27017)' })
+  }
+  if (c.STORE === 'mongodb' && !c.JWT_SECRET) {
+    // A generated key lives in one node's DATA_DIR: a token from one node would fail on the next.
+    ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'STORE=mongodb needs JWT_SECRET, the same on every broker node' })
   }
 })
 

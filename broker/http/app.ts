@@ -16,6 +16,7 @@ import type { Metrics } from '../ops/metrics.js'
 import type { PrincipalAdmin } from '../principals/admin.js'
 import type { PrincipalService } from '../principals/service.js'
 import type { ConversationService } from '../im/conversations.js'
+import type { StoreHealth } from '../store/backend.js'
 import type { ConversationStore, MessageStore, PrincipalStore, SiteStore, SupportStore } from '../store/ports.js'
 import type { SupportDesk } from '../support/desk.js'
 import { compileTrust, type TrustProxy } from '../transport/client-address.js'
@@ -28,7 +29,8 @@ import { conversationRoutes } from './routes/conversations.js'
 import { supportRoutes } from './routes/support.js'
 import { opsRoutes } from './routes/ops.js'
 
-export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number }
+/** `store`: the database the broker keeps its state in, and whether it answers now. */
+export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number, store: StoreHealth }
 
 export interface HttpDeps {
   principals: PrincipalService
@@ -37,7 +39,7 @@ export interface HttpDeps {
   metrics: Metrics
   im: { conversations: ConversationService, messages: MessageStore }
   support: { desk: SupportDesk, store: SupportStore, conversations: ConversationStore }
-  health: () => HealthStatus
+  health: () => Promise<HealthStatus>
   limits: RateLimits
   log: Logger
 }

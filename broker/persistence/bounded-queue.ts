@@ -66,7 +66,9 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   /** Offline clients: queued unless the client's queue is full. */
   override async outgoingEnqueueCombi (subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
     if (!subs || subs.length === 0) return
-    await Promise.all(subs.map(async (sub) => {
+    // One copy per client, however many of its filters match: one message, one slot.
+    const clients = [...new Map(subs.map((sub) => [sub.clientId, sub])).values()]
+    await Promise.all(clients.map(async (sub) => {
       const cell = await this.#count(sub.clientId)
       // Check and take the slot with no `await` in between: aedes handles the packets of one
       // TCP chunk (and of many publishers) concurrently, and they must not all see room.
@@ -94,8 +96,16 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
       if (inflight) Object.assign(packet, { brokerId: inflight.brokerId, brokerCounter: inflight.brokerCounter })
     }
     const previous = packet.brokerId === undefined ? undefined : this.#sent.get(client.id, storedKey(packet))
+    let stored = true
     if (previous === undefined || packet.messageId === undefined) {
-      await super.outgoingUpdate(client, packet)
+      try {
+        await super.outgoingUpdate(client, packet)
+      } catch (err) {
+        // Not stored: a message the client's full queue dropped (counted then), sent live now that
+        // it is here. It goes out in flight, known in memory only, and holds no slot.
+        if (!(err instanceof Error && err.message === 'no such packet') || packet.brokerId === undefined) throw err
+        stored = false
+      }
     } else {
       const value = encodeSent(packet)
       void this.#batch.write([
@@ -107,7 +117,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     const { topic, brokerId, brokerCounter, qos, messageId } = packet
     if (messageId !== undefined && brokerId !== undefined) {
       this.#sent.set(client.id, storedKey(packet), messageId)
-      this.#inflight.remember(client.id, messageId, { topic, brokerId, brokerCounter, qos, messageId })
+      this.#inflight.remember(client.id, messageId, { topic, brokerId, brokerCounter, qos, messageId, ...(stored ? {} : { unstored: true }) })
     }
   }
 
@@ -119,6 +129,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
    */
   override async outgoingClearMessageId (client: { id: string, clean?: boolean }, packet: { messageId: number }): Promise<QueuedPacket | undefined> {
     const known = this.#inflight.take(client.id, packet.messageId)
+    if (known?.unstored === true) return known
     if (known) {
       this.#release(client.id)
       this.#sent.delete(client.id, storedKey(known))

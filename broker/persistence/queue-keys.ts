@@ -7,7 +7,15 @@
 import Packet from 'aedes-packet'
 import msgpack from 'msgpack-lite'
 
-export interface QueuedPacket { topic: string, brokerId: string, brokerCounter: number, qos: number, messageId?: number }
+export interface QueuedPacket {
+  topic: string
+  brokerId: string
+  brokerCounter: number
+  qos: number
+  messageId?: number
+  /** in flight without being stored (its queue was full when it was published) */
+  unstored?: true
+}
 
 function pad (n: number): string {
   return String(n).padStart(16, '0')

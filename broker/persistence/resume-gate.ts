@@ -56,13 +56,15 @@ export class ResumeGate<P extends QueuedRef = QueuedRef> {
   /** Asked for every delivery: `true` lets it go now; `false` means held back or a duplicate. */
   admit (clientId: string, packet: P): boolean {
     const state = this.#draining.get(clientId)
-    // QoS 0 and retained copies are never queued: they go out as they come.
-    if (!state || packet.qos === 0 || packet.retain || packet.brokerId === undefined) return true
+    if (!state || packet.brokerId === undefined) return true
     const key = keyOf(packet)
+    // checked first: a queued copy may carry `retain` (aedes queues a retained QoS 1 publish as it is)
     if (state.fromStream.delete(key)) {
       if (state.fromStream.size === 0) state.caughtUp?.()
       return true
     }
+    // QoS 0 and retained copies of a live delivery are never queued: they go out as they come.
+    if (packet.qos === 0 || packet.retain) return true
     if (!state.sent.has(key) && !state.held.some((p) => keyOf(p) === key)) state.held.push(packet)
     return false
   }

@@ -1,22 +1,23 @@
 /**
  * The store backend, chosen once at start from the frozen config: every store port and the MQTT
  * persistence come from here, so nothing in `im/`, `support/` or `principals/` knows which
- * database it runs on. `STORE=level` (default): the embedded LevelDB in `DATA_DIR`.
+ * database it runs on. `STORE=level` (default): the embedded LevelDB in `DATA_DIR`;
+ * `STORE=mongodb`: MongoDB at `MONGO_URL`, database `MONGO_DB`.
  */
 import type { Config } from '../config/schema.js'
-import { BoundedLevelPersistence, type BoundedQueueOptions } from '../persistence/bounded-queue.js'
-import { openImStores } from './level/im-stores.js'
-import { openLevel } from './level/open.js'
-import { LevelPrincipalStore, LevelSiteStore } from './level/principal-store.js'
-import { LevelSessionStore } from './level/session-store.js'
-import { LevelSupportStore } from './level/support-store.js'
+import type { BoundedLevelPersistence, BoundedQueueOptions } from '../persistence/bounded-queue.js'
+import type { BoundedMongoPersistence } from '../persistence/mongo-queue.js'
+import { openLevelBackend } from './level/backend.js'
+import { openMongoBackend } from './mongo/backend.js'
 import type { ConversationStore, MessageStore, PrincipalStore, SessionStore, SiteStore, SupportStore } from './ports.js'
 
 /** The MQTT persistence with the product's queue policy (bounded-queue.ts), whatever the database. */
-export type MqttPersistence = BoundedLevelPersistence
+export type MqttPersistence = BoundedLevelPersistence | BoundedMongoPersistence
+
+export interface StoreHealth { kind: Config['STORE'], ok: boolean, error?: string }
 
 export interface Backend {
-  readonly kind: 'level' | 'mongodb'
+  readonly kind: Config['STORE']
   readonly principals: PrincipalStore
   readonly sites: SiteStore
   readonly conversations: ConversationStore
@@ -25,19 +26,11 @@ export interface Backend {
   readonly sessions: SessionStore
   /** aedes' persistence: sessions, subscriptions, retained messages, wills, bounded offline queues */
   mqttPersistence (options: BoundedQueueOptions): MqttPersistence
+  /** for `GET /healthz`: whether the database answers now */
+  health (): Promise<StoreHealth>
   close (): Promise<void>
 }
 
 export async function openBackend (config: Config): Promise<Backend> {
-  const root = await openLevel(config.DATA_DIR)
-  return {
-    kind: 'level',
-    principals: new LevelPrincipalStore(root),
-    sites: new LevelSiteStore(root),
-    ...openImStores(root),
-    support: new LevelSupportStore(root),
-    sessions: new LevelSessionStore(root),
-    mqttPersistence: (options) => new BoundedLevelPersistence(root, options),
-    close: async () => { await root.close() }
-  }
+  return config.STORE === 'mongodb' ? await openMongoBackend(config) : await openLevelBackend(config)
 }

@@ -60,6 +60,7 @@ describe('TLS listeners, health and metrics', () => {
     assert.equal(health.status, 200)
     assert.equal(health.body.ok, true)
     assert.equal(typeof health.body.clients, 'number')
+    assert.deepEqual(health.body.store, { kind: 'level', ok: true })
   })
 
   it('counts connections, messages, auth failures and ACL denials in /metrics', async () => {

@@ -2,13 +2,16 @@
  * Test brokers: in-process (`startTestBroker`) for most tests, or a child process
  * (`spawnBroker`) when the test must `kill -9` it. Both listen on 127.0.0.1 with ports chosen
  * at run time, on a fresh DATA_DIR, and are stopped and removed by the test.
+ *
+ * With `TEST_MONGO_URL` set (test/backends/), every broker keeps its state in MongoDB instead:
+ * one database per DATA_DIR, so a broker restarted on the same DATA_DIR finds its state again.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { loadConfig } from '../../broker/config/load.js'
 import type { ConfigInput } from '../../broker/config/schema.js'
@@ -30,12 +33,19 @@ export function tempDataDir (): string {
   return mkdtempSync(join(tmpdir(), 'mqtt-im-test-'))
 }
 
+/** The store settings of a broker on `dataDir`: the embedded default, or MongoDB under test/backends/. */
+export function storeSettings (dataDir: string): Record<string, string> {
+  const url = process.env.TEST_MONGO_URL
+  return url ? { STORE: 'mongodb', MONGO_URL: url, MONGO_DB: `t_${basename(dataDir).replace(/[^A-Za-z0-9_]/g, '_')}` } : {}
+}
+
 /** `intercept` holds or fails parts of the broker a test cannot slow down for real (test/helpers/intercept.ts). */
 export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dataDir = tempDataDir(), intercept?: Intercept): Promise<TestBroker> {
   const config = loadConfig({
     overrides: {
       HOST: '127.0.0.1', MQTT_PORT: 0, HTTP_PORT: 0, MQTTS_PORT: 0, HTTPS_PORT: 0,
       DATA_DIR: dataDir, ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: (process.env.TEST_LOG_LEVEL ?? 'silent') as ConfigInput['LOG_LEVEL'],
+      ...storeSettings(dataDir),
       ...overrides
     }
   })
@@ -69,6 +79,7 @@ export async function spawnBroker (env: Record<string, string>): Promise<Spawned
     env: {
       ...process.env,
       HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'info',
+      ...(env.DATA_DIR ? storeSettings(env.DATA_DIR) : {}),
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

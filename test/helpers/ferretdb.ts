@@ -167,7 +167,10 @@ export async function startFerretDb (options: { startTimeoutMs?: number } = {}):
       if (child.exitCode === null && child.signalCode === null && spawnError === undefined) child.kill('SIGTERM')
       const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
       // a child that never started may never emit 'close'
-      await Promise.race([exited, sleep(spawnError === undefined ? 10_000 : 0)])
+      let gaveUp: NodeJS.Timeout | undefined
+      const giveUp = new Promise<void>((resolve) => { gaveUp = setTimeout(resolve, spawnError === undefined ? 10_000 : 0) })
+      await Promise.race([exited, giveUp])
+      clearTimeout(gaveUp) // else it keeps the test process alive for 10 s
       clearTimeout(timer)
       rmSync(dir, { recursive: true, force: true })
     })()

@@ -39,6 +39,18 @@ describe('configuration', () => {
     })
   })
 
+  it('asks STORE=mongodb for a MongoDB URL and a JWT secret every node shares, and checks the database name', () => {
+    const secret = 'x'.repeat(32)
+    assert.equal(loadConfig({ env: {} }).STORE, 'level')
+    assert.throws(() => loadConfig({ env: { STORE: 'mongodb', JWT_SECRET: secret } }), /STORE=mongodb needs MONGO_URL/)
+    assert.throws(() => loadConfig({ env: { STORE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:27017' } }), /STORE=mongodb needs JWT_SECRET, the same on every broker node/)
+    assert.throws(() => loadConfig({ env: { STORE: 'mongodb', MONGO_URL: 'http://127.0.0.1', JWT_SECRET: secret } }), /MONGO_URL must be a mongodb:\/\//)
+    assert.throws(() => loadConfig({ env: { STORE: 'mongodb', MONGO_URL: 'mongodb://h', MONGO_DB: 'a.b', JWT_SECRET: secret } }), /MONGO_DB must be a MongoDB database name/)
+    assert.throws(() => loadConfig({ env: { STORE: 'postgres' } }), /STORE/)
+    const config = loadConfig({ env: { STORE: 'mongodb', MONGO_URL: 'mongodb+srv://u:p@cluster.example', JWT_SECRET: secret } })
+    assert.deepEqual([config.STORE, config.MONGO_DB], ['mongodb', 'mqtt_im'])
+  })
+
   it('refuses a TLS key without a certificate, unknown keys in the file and a file that is not JSON', () => {
     assert.throws(() => loadConfig({ env: { TLS_KEY_FILE: '/k.pem' } }), /TLS_KEY_FILE and TLS_CERT_FILE must be set together/)
     const dir = tempDataDir()

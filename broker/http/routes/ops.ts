@@ -16,7 +16,7 @@ const PROXY_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const
 
 export function opsRoutes (app: FastifyInstance, { metrics, health }: HttpDeps, metricsToken?: string): void {
   app.get('/healthz', async (_request, reply) => {
-    const status = health()
+    const status = await health()
     return await reply.code(status.ok ? 200 : 503).send(status)
   })
 

@@ -113,12 +113,16 @@ export function withoutUndefined<T> (value: T): T {
   return out as T
 }
 
+/**
+ * The message as the broker built it, its properties in the same order (the body stays where it
+ * was): a client may compare two copies of one message by their JSON text.
+ */
 export function toMessage (doc: MessageDoc): Message {
-  const { _id, body, ...message } = doc
-  return { id: _id, ...message, body: JSON.parse(body) as Message['body'] }
+  const { _id, ...message } = doc
+  return { id: _id, ...message, body: JSON.parse(message.body) as Message['body'] }
 }
 
 export function toMessageDoc (message: Message): MessageDoc {
-  const { id, body, ...fields } = withoutUndefined(message)
-  return { _id: id, ...fields, body: JSON.stringify(body ?? null) }
+  const { id, ...fields } = withoutUndefined(message)
+  return { _id: id, ...fields, body: JSON.stringify(fields.body ?? null) }
 }
