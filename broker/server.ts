@@ -21,6 +21,7 @@ import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
 import { resolveJwtSecret } from './auth/jwt-secret.js'
 import { TokenService } from './auth/tokens.js'
+import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
 import type { Config } from './config/schema.js'
 import { HookAdapter } from './hooks/adapt.js'
 import { createAuthenticate } from './hooks/authenticate.js'
@@ -95,9 +96,10 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   const backend = await openBackend(config)
   // Shutdown runs in this order: stop accepting → finish IM commands under way, stop presence
   // announcements → aedes closes its clients (wills, sessions saved) → drop connections that never
-  // finished CONNECT → close HTTP → close the store.
+  // finished CONNECT → close HTTP → close the cluster emitter → close the store.
   const listeners: NetServer[] = []
   const apps: FastifyInstance[] = []
+  let cluster: ClusterEmitter | undefined
   let aedes: Aedes | undefined
   let handle: ConnectionHandler | undefined
   let sessions: SessionExpiry | undefined
@@ -110,9 +112,12 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await sessions?.stop() // the records of the connections aedes just closed are written
     handle?.destroyAll()
     await Promise.all([...stopped, ...apps.map(closeHttp)])
+    await cluster?.close()
     await backend.close()
   }
   try {
+    const emitter = await openClusterEmitter(config, log.child({ part: 'cluster' }))
+    cluster = emitter
     const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }))
@@ -160,7 +165,10 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const broker = await Aedes.createBroker({
       // Queued messages are keyed by broker id then counter; a time-ordered id keeps a queue in
       // order across restarts. [IM-Q-4]
+      // Unique per node and start: a node closes its connection of a client id that connects to
+      // another node when `$SYS/{other id}/new/clients` names it (aedes.js `closeSameClients`).
       id: `b${String(now()).padStart(15, '0')}${randomBytes(3).toString('hex')}`,
+      mq: emitter.mq, // undefined: aedes' in-memory default (one node)
       persistence,
       connectTimeout: config.CONNECT_TIMEOUT_MS,
       maxTopicLevels: config.MAX_TOPIC_LEVELS, // the guard refuses deeper SUBSCRIBE filters first (transport/deep-filters.ts)
@@ -221,8 +229,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       im: { conversations, messages: imStores.messages },
       support: { desk, store: supportStore, conversations: imStores.conversations },
       health: async () => {
-        const store = await backend.health()
-        return { ok: !broker.closed && store.ok, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients, store }
+        const [store, routing] = await Promise.all([backend.health(), emitter.health()])
+        return { ok: !broker.closed && store.ok && routing.ok, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients, store, cluster: routing }
       }
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS, trustProxy, ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}) }
@@ -271,6 +279,10 @@ function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {
   aedes.on('clientDisconnect', (client) => { metrics.clients.dec(); clientLog.debug({ clientId: client.id }, 'client disconnected') })
   aedes.on('clientError', (client, err) => clientLog.debug({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => clientLog.debug({ err: err.message }, 'connection error before CONNECT'))
+  // aedes reports here what fails outside any client (a will sweep, a subscription lookup);
+  // unheard, the error event would end the process. (Its types do not declare this event.)
+  const events: NodeJS.EventEmitter = aedes
+  events.on('error', (err: Error) => log.error({ err }, 'broker error'))
 }
 
 /** Closes every live connection of `uid` on this node: it lost its access. [IM-AUTH-6] */

@@ -22,6 +22,7 @@ export const configSchema = z.object({
   STORE: z.enum(['level', 'mongodb']).default('level'),
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must be a mongodb:// or mongodb+srv:// connection string').optional(),
   MONGO_DB: z.string().regex(/^[^/\\. "$]{1,63}$/, 'MONGO_DB must be a MongoDB database name (1–63 characters, none of / \\ . " $ or space)').default('mqtt_im'),
+  CLUSTER_REDIS_URL: z.string().refine(isRedisUrl, 'CLUSTER_REDIS_URL must be a redis:// or rediss:// URL with a host (redis://:password@host:6379/0)').optional(),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: positiveInt.default(86_400),
   VISITOR_RENEW_SECONDS: positiveInt.default(180 * 86_400),
@@ -80,7 +81,22 @@ export const configSchema = z.object({
     // A generated key lives in one node's DATA_DIR: a token from one node would fail on the next.
     ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'STORE=mongodb needs JWT_SECRET, the same on every broker node' })
   }
+  if (c.CLUSTER_REDIS_URL && c.STORE !== 'mongodb') {
+    // Nodes share sessions, offline queues and history through MongoDB; on LevelDB each node
+    // would keep its own, and a client moving to another node would find nothing of it there.
+    ctx.addIssue({ code: 'custom', path: ['CLUSTER_REDIS_URL'], message: 'CLUSTER_REDIS_URL needs STORE=mongodb: the broker nodes must share one MongoDB (STORE=level keeps each node\'s state on its own disk)' })
+  }
 })
+
+/** `redis://` or `rediss://` (TLS) with a host; the password, if any, in the URL's password part. */
+function isRedisUrl (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}
 
 export type Config = Readonly<z.output<typeof configSchema>>
 export type ConfigInput = z.input<typeof configSchema>

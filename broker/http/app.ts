@@ -15,6 +15,7 @@ import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
 import type { PrincipalAdmin } from '../principals/admin.js'
 import type { PrincipalService } from '../principals/service.js'
+import type { ClusterHealth } from '../cluster/emitter.js'
 import type { ConversationService } from '../im/conversations.js'
 import type { StoreHealth } from '../store/backend.js'
 import type { ConversationStore, MessageStore, PrincipalStore, SiteStore, SupportStore } from '../store/ports.js'
@@ -29,8 +30,11 @@ import { conversationRoutes } from './routes/conversations.js'
 import { supportRoutes } from './routes/support.js'
 import { opsRoutes } from './routes/ops.js'
 
-/** `store`: the database the broker keeps its state in, and whether it answers now. */
-export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number, store: StoreHealth }
+/**
+ * `store`: the database the broker keeps its state in, and whether it answers now. `cluster`: how
+ * messages reach the other broker nodes (`single`: there are none), and whether they do now.
+ */
+export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number, store: StoreHealth, cluster: ClusterHealth }
 
 export interface HttpDeps {
   principals: PrincipalService

@@ -3,48 +3,84 @@
  * the collection in one unordered `insertMany`, and every caller's promise settles with it — one
  * round trip for a turn of publishes and subscribers, not one per message. [IM-PERF-1]
  *
- * Should it fail, each document is tried again alone, so each caller hears of its own outcome
- * (FerretDB's bulk errors may not say which document failed): a duplicate `_id` is that very
- * document, stored already — by the failed batch, before its reply was lost.
+ * Writes go one after the other, never two at once (as write-batch.ts on LevelDB): what is asked
+ * for while one is under way goes into the next. So callers hear back in the order they asked.
+ * aedes needs that: it emits a QoS > 0 message once its queued copies are stored (aedes.js
+ * `enqueueOffline`, then `emitPacket`), and a client given a message drops any with a lower
+ * counter as a duplicate (lib/client.js `dedupe`). Two `insertMany` at once can land in either
+ * order (they do on FerretDB 1.24): the later message went out first, and the earlier one was
+ * lost for every connected subscriber of its topic. [IM-SYNC-2]
+ *
+ * Should a write fail, each document is tried again alone, so each caller hears of its own
+ * outcome (FerretDB's bulk errors may not say which document failed): a duplicate `_id` is that
+ * very document, stored already — by the failed batch, before its reply was lost.
  */
 import type { Collection, OptionalUnlessRequiredId } from 'mongodb'
 import { isDuplicateKey } from '../store/mongo/connect.js'
 
 interface Waiting { resolve: () => void, reject: (err: unknown) => void }
+/** a document's outcome: stored, or why not */
+type Outcome = { stored: true } | { stored: false, error: unknown }
+
+const STORED: Outcome = { stored: true }
 
 export class TurnInserts<D extends { _id: string }> {
   readonly #collection: Collection<D>
   #docs: D[] = []
   #waiting: Waiting[] = []
+  #scheduled = false
+  #writing = false
 
   constructor (collection: Collection<D>) {
     this.#collection = collection
   }
 
-  /** Resolves once `doc` is stored, together with everything else inserted in this turn. */
+  /** Resolves once `doc` is stored (with everything else inserted in this turn), after every insert asked for before it settled. */
   async insert (doc: D): Promise<void> {
-    if (this.#docs.length === 0) setImmediate(() => { void this.#flush() })
     this.#docs.push(doc)
-    await new Promise<void>((resolve, reject) => { this.#waiting.push({ resolve, reject }) })
+    const done = new Promise<void>((resolve, reject) => { this.#waiting.push({ resolve, reject }) })
+    this.#schedule()
+    await done
+  }
+
+  #schedule (): void {
+    if (this.#scheduled || this.#writing) return
+    this.#scheduled = true
+    setImmediate(() => { void this.#flush() })
   }
 
   async #flush (): Promise<void> {
-    const docs = this.#docs as Array<OptionalUnlessRequiredId<D>>
+    this.#scheduled = false
+    const docs = this.#docs
     const waiting = this.#waiting
     this.#docs = []
     this.#waiting = []
+    this.#writing = true
     try {
-      await this.#collection.insertMany(docs, { ordered: false })
-      for (const w of waiting) w.resolve()
+      const outcomes = await this.#write(docs)
+      // settled in the order they were asked for, in one go
+      waiting.forEach((w, i) => {
+        const outcome = outcomes[i]!
+        if (outcome.stored) w.resolve()
+        else w.reject(outcome.error)
+      })
+    } finally {
+      this.#writing = false
+      if (this.#docs.length > 0) this.#schedule()
+    }
+  }
+
+  async #write (docs: D[]): Promise<Outcome[]> {
+    try {
+      await this.#collection.insertMany(docs as Array<OptionalUnlessRequiredId<D>>, { ordered: false })
+      return docs.map(() => STORED)
     } catch {
-      await Promise.all(docs.map(async (doc, i) => {
-        const w = waiting[i]!
+      return await Promise.all(docs.map(async (doc): Promise<Outcome> => {
         try {
-          await this.#collection.insertOne(doc)
-          w.resolve()
-        } catch (err) {
-          if (isDuplicateKey(err)) w.resolve()
-          else w.reject(err)
+          await this.#collection.insertOne(doc as OptionalUnlessRequiredId<D>)
+          return STORED
+        } catch (error) {
+          return isDuplicateKey(error) ? STORED : { stored: false, error }
         }
       }))
     }

@@ -17,7 +17,12 @@
  * - `subscriptions`, `incoming`, `will`: aedes-persistence-mongodb's own documents; it indexes
  *   neither `subscriptions` nor `will`, read by client id at every CONNECT: we do.
  * - `retained`: mongo-retained.ts.
- * The count per client is kept in memory, counted the first time a client is touched.
+ * The count per client is kept in memory, counted the first time a client is touched. With several
+ * broker nodes on one database, a node counts what it queues and what it delivers, not what the
+ * others do: a queue this node filled and another emptied (its client went to that node) still
+ * looks full here. So a queue that looks full is counted again before a message is dropped (at
+ * most once a second while it stays full). The bound is per node between counts: with N nodes a
+ * queue can hold up to N × `maxMessages`.
  */
 import { Readable } from 'node:stream'
 import Packet from 'aedes-packet'
@@ -36,10 +41,14 @@ type StoredPacket = QueuedPacket & { cmd?: string }
 interface OutgoingDoc { _id: string, clientId: string, packet: StoredPacket, queuedAt?: number }
 interface WillDoc { _id: string, clientId: string, packet: object }
 type Sub = { topic: string, qos: number }
+/** `n`: the messages queued for a client as this node knows it, inserts under way included. */
+interface QueueCount { n: number, writing: number, fullAt: number, recounting?: Promise<void> }
 
 /** payloads come back as Buffers, not BSON Binary */
 const READ = { promoteBuffers: true } as const
 const QUEUE_ORDER = { 'packet.brokerId': 1, 'packet.brokerCounter': 1 } as const
+/** a queue found full by counting is not counted again for this long */
+const RECOUNT_FULL_MS = 1000
 
 export class BoundedMongoPersistence extends AsyncMongoPersistence {
   readonly #db: Db
@@ -47,13 +56,15 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
   readonly #will: Collection<WillDoc>
   readonly #retained: MongoRetained
   readonly #options: BoundedQueueOptions
-  readonly #counts = new Map<string, Promise<{ n: number }>>()
+  readonly #counts = new Map<string, Promise<QueueCount>>()
   readonly #inflight = new InflightIds<QueuedPacket>()
   /** queued document `_id` → the message id its document holds (learnt as it streams or is sent) */
   readonly #sent = new SentIds()
   /** the updates of one queued message land in the order they were asked for */
   readonly #writes = new KeyedLock()
   readonly #inserts: TurnInserts<OutgoingDoc>
+  /** PUBACK deletes on their way to the store, by client: its next stream reads the queue after them */
+  readonly #clearing = new PendingWrites()
   /** a client's subscription writes, one at a time; the write of a SUBSCRIBE's list of filters */
   readonly #subscriptionWrites = new KeyedLock()
   readonly #subscribing = new WeakMap<Sub[], Promise<void>>()
@@ -133,6 +144,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     if (!subs || subs.length === 0) return
     await Promise.all([...new Set(subs.map((sub) => sub.clientId))].map(async (clientId) => {
       const cell = await this.#count(clientId)
+      if (cell.n >= this.#options.maxMessages) await this.#recount(clientId, cell)
       // Check and take the slot with no `await` in between: aedes handles the packets of one
       // TCP chunk (and of many publishers) concurrently, and they must not all see room.
       if (cell.n >= this.#options.maxMessages) {
@@ -173,6 +185,14 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
   /**
    * A PUBACK (or PUBCOMP): the packet goes from the queue, found in memory (in flight on this
    * process) and deleted by `_id`; only an id of a persistent session not in memory is looked up.
+   *
+   * The delete of a packet found in memory is not waited for: aedes reads a connection's next
+   * packets only once it has handled every packet of the last chunk (lib/client.js `nextBatch`,
+   * `_parsingBatch`), and a PUBACK is handled when this resolves. A round trip per PUBACK (tens of
+   * ms on FerretDB, a LevelDB batch takes one) left the next PUBACKs unread in the socket, and a
+   * client that disconnected meanwhile had them thrown away with it: what it had acknowledged was
+   * sent again on its next connection. Its next stream waits for the delete instead; a delete that
+   * fails means the message is sent again, as after a crash (QoS 1: at least once). [IM-PERF-1]
    */
   override async outgoingClearMessageId (client: { id: string, clean?: boolean }, packet: { messageId?: number }): Promise<QueuedPacket | undefined> {
     // No id: a live delivery the resume gate held back, or a duplicate aedes dropped. (aedes-
@@ -182,10 +202,11 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     if (known) {
       const _id = indexKey(client.id, known)
       this.#sent.delete(client.id, _id)
-      await this.#remove(client.id, _id)
+      this.#clearing.add(client.id, this.#remove(client.id, _id))
       return known
     }
     if (client.clean === true) return undefined
+    await this.#clearing.settled(client.id) // not a document an earlier PUBACK is deleting
     const doc = await this.#outgoing.findOneAndDelete({ clientId: client.id, 'packet.messageId': packet.messageId }, READ)
     if (!doc) return undefined
     this.#release(client.id)
@@ -247,6 +268,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
 
   /** The stored queue as it streams, without what expired while it waited. */
   async * #fresh (clientId: string): AsyncGenerator<QueuedPacket> {
+    await this.#clearing.settled(clientId) // what the last connection acknowledged is gone
     const now = this.#options.now()
     for await (const doc of this.#outgoing.find({ clientId }, READ).sort(QUEUE_ORDER)) {
       if (doc.queuedAt !== undefined && now - doc.queuedAt > this.#options.maxAgeMs) {
@@ -262,7 +284,8 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
    * Writes a packet whose slot `cell` already counts, with its enqueue time, in the turn's
    * `insertMany`; gives the slot back if that fails. Its publisher's PUBACK waits for it. [IM-Q-5]
    */
-  async #store (cell: { n: number }, clientId: string, packet: QueuedPacket): Promise<void> {
+  async #store (cell: QueueCount, clientId: string, packet: QueuedPacket): Promise<void> {
+    cell.writing++
     try {
       // stored as aedes-persistence-mongodb stores it: `new Packet(packet)`
       const stored = new Packet(packet) as unknown as StoredPacket
@@ -270,6 +293,8 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     } catch (err) {
       cell.n = Math.max(0, cell.n - 1)
       throw err
+    } finally {
+      cell.writing--
     }
   }
 
@@ -289,12 +314,56 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     void this.#count(clientId).then((cell) => { cell.n = Math.max(0, cell.n - 1) })
   }
 
-  #count (clientId: string): Promise<{ n: number }> {
+  #count (clientId: string): Promise<QueueCount> {
     let cell = this.#counts.get(clientId)
     if (!cell) {
-      cell = this.#outgoing.countDocuments({ clientId }).then((n) => ({ n }))
+      cell = this.#outgoing.countDocuments({ clientId }).then((n) => ({ n, writing: 0, fullAt: 0 }))
       this.#counts.set(clientId, cell)
     }
     return cell
+  }
+
+  /**
+   * A queue that looks full, counted again in the database (other nodes may have delivered what
+   * this one queued); the inserts under way count too. One count at a time per client, and not
+   * again for RECOUNT_FULL_MS once it found the queue full.
+   */
+  async #recount (clientId: string, cell: QueueCount): Promise<void> {
+    if (cell.recounting === undefined) {
+      if (Date.now() - cell.fullAt < RECOUNT_FULL_MS) return
+      const counting = (async () => {
+        try {
+          cell.n = await this.#outgoing.countDocuments({ clientId }) + cell.writing
+          cell.fullAt = cell.n >= this.#options.maxMessages ? Date.now() : 0
+        } catch {
+          cell.fullAt = Date.now() // the count stays as it was: the message is dropped
+        }
+      })()
+      cell.recounting = counting
+      void counting.then(() => { if (cell.recounting === counting) cell.recounting = undefined })
+    }
+    await cell.recounting
+  }
+}
+
+/** Writes not waited for, by client, until they settle (successfully or not). */
+class PendingWrites {
+  readonly #byClient = new Map<string, Set<Promise<void>>>()
+
+  add (clientId: string, write: Promise<unknown>): void {
+    let writes = this.#byClient.get(clientId)
+    if (!writes) this.#byClient.set(clientId, writes = new Set())
+    const settled = write.then(() => undefined, () => undefined)
+    writes.add(settled)
+    void settled.then(() => {
+      writes.delete(settled)
+      if (writes.size === 0 && this.#byClient.get(clientId) === writes) this.#byClient.delete(clientId)
+    })
+  }
+
+  /** Resolves once every write added for `clientId` so far has settled. */
+  async settled (clientId: string): Promise<void> {
+    const writes = this.#byClient.get(clientId)
+    if (writes) await Promise.all([...writes])
   }
 }

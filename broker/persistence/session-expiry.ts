@@ -49,11 +49,17 @@ export class SessionExpiry {
   #timer: NodeJS.Timeout | undefined
   #sweeping: Promise<void> = Promise.resolve()
   #writes = new Set<Promise<void>>()
+  /** connections closed because their client id connected to another broker node */
+  readonly #movedAway = new WeakSet<Client>()
 
   constructor (deps: SessionExpiryDeps) {
     this.#deps = deps
     deps.aedes.on('clientReady', (client) => { this.#track(this.#connected(client)) })
     deps.aedes.on('clientDisconnect', (client) => { this.#track(this.#disconnected(client)) })
+    // A client id that connects to another node has its connection here closed by aedes
+    // (aedes.js `closeSameClients`, on `$SYS/{node}/new/clients`) [MQTT-3.1.4-2]. That node records
+    // the session as connected; this close must not record it as disconnected after it.
+    deps.aedes.subscribe('$SYS/+/new/clients', (packet, done) => { this.#connectedElsewhere(packet.topic, String(packet.payload)); done() }, () => {})
   }
 
   /**
@@ -144,13 +150,19 @@ export class SessionExpiry {
   }
 
   async #disconnected (client: Client): Promise<void> {
-    if (client.clean) return
+    if (client.clean || this.#movedAway.has(client)) return
     await this.#lock.run(client.id, async () => {
       // Taken over by a newer connection with the same id: that one is the session now.
       if (this.#connectedNow(client.id, client)) return
       const record = await this.#deps.store.get(client.id)
       if (record) await this.#deps.store.put({ ...record, online: false, lastSeen: this.#deps.now() })
     })
+  }
+
+  #connectedElsewhere (topic: string, clientId: string): void {
+    if (topic.split('/')[1] === this.#deps.aedes.id) return
+    const here = (this.#deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
+    if (here !== undefined) this.#movedAway.add(here)
   }
 
   /** A client with this id is connected to this broker (other than `except`). */

@@ -162,6 +162,32 @@ export function runMqttPersistenceContract (build: () => Promise<PersistenceBack
     assert.equal((await drain(h, h.p, { id: 'c1', clean: false })).length, 3)
   }))
 
+  // aedes emits a QoS > 0 message once `outgoingEnqueueCombi` has queued it (aedes.js
+  // `publishFuncsQoS`: enqueueOffline, then emitPacket), and a connected client drops a message
+  // whose counter is below one it was already given as a duplicate (lib/client.js `dedupe`): an
+  // enqueue that settles after a later one is a live message lost, for clean sessions too.
+  it('settles the enqueues of a client in the order aedes asked for them, also when they go to the store in several writes', withStore({ maxMessages: 10_000 }, async (h) => {
+    const crowd = Array.from({ length: 300 }, (_, i) => `crowd-${i}`)
+    await queue(h.p, ['c1', ...crowd], message(h.broker, 't/warm-up')) // every count is known: no read ahead of a write
+    const settled: string[] = []
+    const asked: string[] = []
+    const pending: Array<Promise<void>> = []
+    for (let round = 0; round < 4; round++) {
+      // a message for many clients (a large write), then small ones, each asked for in a turn of its own
+      for (const [topic, clients] of [[`t/${round}/wide`, ['c1', ...crowd]], [`t/${round}/a`, ['c1']], [`t/${round}/b`, ['c1']]] as const) {
+        asked.push(topic)
+        pending.push(queue(h.p, [...clients], message(h.broker, topic)).then(() => { settled.push(topic) }))
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    await Promise.all(pending)
+    assert.deepEqual(settled, asked)
+    // read as it is stored (no sent ids written: none in flight when the store is dropped)
+    const stored: Stored[] = []
+    for await (const packet of h.p.outgoingStream({ id: 'c1', clean: true })) stored.push(packet as Stored)
+    assert.deepEqual(topics(stored), ['t/warm-up', ...asked])
+  }))
+
   it('queues for a connected persistent client (outgoingEnqueue) also beyond the bound: aedes delivers it at once', withStore({ maxMessages: 1 }, async (h) => {
     await h.p.outgoingEnqueue({ clientId: 'c1' }, message(h.broker, 't/1'))
     await h.p.outgoingEnqueue({ clientId: 'c1' }, message(h.broker, 't/2'))

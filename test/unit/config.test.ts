@@ -51,6 +51,20 @@ describe('configuration', () => {
     assert.deepEqual([config.STORE, config.MONGO_DB], ['mongodb', 'mqtt_im'])
   })
 
+  it('takes CLUSTER_REDIS_URL only with STORE=mongodb, and only a redis:// or rediss:// URL', () => {
+    const mongo = { STORE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:27017', JWT_SECRET: 'x'.repeat(32) }
+    assert.equal(loadConfig({ env: mongo }).CLUSTER_REDIS_URL, undefined)
+    assert.equal(loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'redis://:pw@redis.internal:6379/0' } }).CLUSTER_REDIS_URL, 'redis://:pw@redis.internal:6379/0')
+    assert.equal(loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'rediss://redis.internal' } }).CLUSTER_REDIS_URL, 'rediss://redis.internal')
+    assert.throws(() => loadConfig({ env: { CLUSTER_REDIS_URL: 'redis://127.0.0.1:6379' } }), /CLUSTER_REDIS_URL: CLUSTER_REDIS_URL needs STORE=mongodb/)
+    assert.throws(() => loadConfig({ env: { STORE: 'level', CLUSTER_REDIS_URL: 'redis://127.0.0.1:6379' } }), /needs STORE=mongodb/)
+    for (const bad of ['http://127.0.0.1:6379', '127.0.0.1:6379', 'redis://', 'redis:']) {
+      assert.throws(() => loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: bad } }), /CLUSTER_REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/, bad)
+    }
+    // the refusal never repeats the value: it may hold a password
+    assert.throws(() => loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'http://:s3cret@h' } }), (err: unknown) => err instanceof ConfigError && !err.message.includes('s3cret'))
+  })
+
   it('refuses a TLS key without a certificate, unknown keys in the file and a file that is not JSON', () => {
     assert.throws(() => loadConfig({ env: { TLS_KEY_FILE: '/k.pem' } }), /TLS_KEY_FILE and TLS_CERT_FILE must be set together/)
     const dir = tempDataDir()

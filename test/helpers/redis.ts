@@ -1,0 +1,122 @@
+/**
+ * A Redis for the cluster tests.
+ *
+ * With `REDIS_URL` set, that server is used as it is and `stop()` does nothing. Otherwise Debian's
+ * `redis-server` (`REDIS_SERVER_BIN`, default /usr/bin/redis-server, else the one on PATH) is
+ * started on 127.0.0.1 with a port free at run time (Redis cannot be told `--port 0`: a port is
+ * taken from the kernel by binding one and closing it, and another is tried should Redis lose it
+ * to someone else meanwhile), without persistence (`--save '' --appendonly no`), in a fresh temp
+ * dir. It is ready once it has logged that it is and answers PING. `stop()` kills it and removes the dir; a test process
+ * that ends without `stop()` kills it on its way out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './broker.js'
+
+export interface RedisServer {
+  /** `redis://127.0.0.1:{port}` */
+  url: string
+  /** 'external' when REDIS_URL was given, 'redis-server' when this helper started one */
+  kind: 'external' | 'redis-server'
+  /** what redis-server logged so far ('' for REDIS_URL) */
+  log (): string
+  stop (): Promise<void>
+}
+
+const START_ATTEMPTS = 5
+const LOG_CHARS_KEPT = 20_000
+
+export function redisServerBinary (): string {
+  const candidates = [process.env.REDIS_SERVER_BIN, '/usr/bin/redis-server', ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'redis-server'))]
+  for (const path of candidates) {
+    if (path === undefined || path === '') continue
+    try {
+      accessSync(path, constants.X_OK)
+      return path
+    } catch { /* next */ }
+  }
+  throw new Error('redis-server is not installed (apt-get install redis-server), and neither REDIS_SERVER_BIN nor REDIS_URL is set')
+}
+
+/** Whether a Redis answers PING on this port: `+PONG` over a plain socket. */
+export async function answersPing (port: number, timeoutMs = 500): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port })
+    let answer = ''
+    const done = (ok: boolean): void => { clearTimeout(timer); socket.destroy(); resolve(ok) }
+    const timer = setTimeout(() => { done(false) }, timeoutMs)
+    socket.once('connect', () => { socket.write('PING\r\n') })
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString()
+      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'))
+    })
+    socket.once('error', () => { done(false) })
+  })
+}
+
+export async function startRedis (): Promise<RedisServer> {
+  const external = process.env.REDIS_URL
+  if (external !== undefined && external !== '') {
+    return { url: external, kind: 'external', log: () => '', stop: async () => {} }
+  }
+  const binary = redisServerBinary()
+  const failures: string[] = []
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    const started = await startOnce(binary, await freePort())
+    if ('server' in started) return started.server
+    failures.push(started.failure)
+  }
+  throw new Error(`redis-server (${binary}) did not start in ${START_ATTEMPTS} attempts:\n${failures.join('\n---\n')}`)
+}
+
+async function startOnce (binary: string, port: number): Promise<{ server: RedisServer } | { failure: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mqtt-im-redis-'))
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '']
+  const child = spawn(binary, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  const keep = (chunk: Buffer): void => { log = (log + chunk.toString()).slice(-LOG_CHARS_KEPT) }
+  child.stdout.on('data', keep)
+  child.stderr.on('data', keep)
+  let spawnError: Error | undefined
+  child.once('error', (err) => { spawnError = err })
+  const exited = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
+  const onExit = (): void => {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', onExit)
+
+  let stopped: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopped ??= (async () => {
+      process.removeListener('exit', onExit)
+      await kill(child, exited, spawnError !== undefined)
+      rmSync(dir, { recursive: true, force: true })
+    })()
+    await stopped
+  }
+
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    if (spawnError !== undefined || child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      await stop()
+      const why = spawnError?.message ?? (child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : 'did not answer PING in 10 s')
+      return { failure: `port ${port}: ${why}\n${log.trim()}` }
+    }
+    // Its own "Ready" line first: a PING alone could be answered by another Redis that took the port.
+    if (log.includes('Ready to accept connections') && await answersPing(port)) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return { server: { url: `redis://127.0.0.1:${port}`, kind: 'redis-server', log: () => log, stop } }
+}
+
+async function kill (child: ChildProcess, exited: Promise<void>, neverStarted: boolean): Promise<void> {
+  if (neverStarted) return
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
+  await exited
+  clearTimeout(timer)
+}
