@@ -36,6 +36,7 @@ import { InflightIds, SentIds } from './inflight-ids.js'
 import { TurnInserts } from './mongo-inserts.js'
 import { MongoRetained, type RetainedDoc, type RetainedPacket } from './mongo-retained.js'
 import { indexKey, type QueuedPacket } from './queue-keys.js'
+import { PendingWrites } from './pending-writes.js'
 
 type StoredPacket = QueuedPacket & { cmd?: string }
 interface OutgoingDoc { _id: string, clientId: string, packet: StoredPacket, queuedAt?: number }
@@ -343,27 +344,5 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
       void counting.then(() => { if (cell.recounting === counting) cell.recounting = undefined })
     }
     await cell.recounting
-  }
-}
-
-/** Writes not waited for, by client, until they settle (successfully or not). */
-class PendingWrites {
-  readonly #byClient = new Map<string, Set<Promise<void>>>()
-
-  add (clientId: string, write: Promise<unknown>): void {
-    let writes = this.#byClient.get(clientId)
-    if (!writes) this.#byClient.set(clientId, writes = new Set())
-    const settled = write.then(() => undefined, () => undefined)
-    writes.add(settled)
-    void settled.then(() => {
-      writes.delete(settled)
-      if (writes.size === 0 && this.#byClient.get(clientId) === writes) this.#byClient.delete(clientId)
-    })
-  }
-
-  /** Resolves once every write added for `clientId` so far has settled. */
-  async settled (clientId: string): Promise<void> {
-    const writes = this.#byClient.get(clientId)
-    if (writes) await Promise.all([...writes])
   }
 }
