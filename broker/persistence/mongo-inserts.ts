@@ -16,6 +16,7 @@
  * very document, stored already — by the failed batch, before its reply was lost.
  */
 import type { Collection, OptionalUnlessRequiredId } from 'mongodb'
+import { TurnFlusher } from '../lib/turn-flusher.js'
 import { isDuplicateKey } from '../store/mongo/connect.js'
 
 interface Waiting { resolve: () => void, reject: (err: unknown) => void }
@@ -28,8 +29,7 @@ export class TurnInserts<D extends { _id: string }> {
   readonly #collection: Collection<D>
   #docs: D[] = []
   #waiting: Waiting[] = []
-  #scheduled = false
-  #writing = false
+  readonly #flusher = new TurnFlusher(async () => { await this.#flush() }, () => this.#docs.length > 0)
 
   constructor (collection: Collection<D>) {
     this.#collection = collection
@@ -39,35 +39,22 @@ export class TurnInserts<D extends { _id: string }> {
   async insert (doc: D): Promise<void> {
     this.#docs.push(doc)
     const done = new Promise<void>((resolve, reject) => { this.#waiting.push({ resolve, reject }) })
-    this.#schedule()
+    this.#flusher.schedule()
     await done
   }
 
-  #schedule (): void {
-    if (this.#scheduled || this.#writing) return
-    this.#scheduled = true
-    setImmediate(() => { void this.#flush() })
-  }
-
   async #flush (): Promise<void> {
-    this.#scheduled = false
     const docs = this.#docs
     const waiting = this.#waiting
     this.#docs = []
     this.#waiting = []
-    this.#writing = true
-    try {
-      const outcomes = await this.#write(docs)
-      // settled in the order they were asked for, in one go
-      waiting.forEach((w, i) => {
-        const outcome = outcomes[i]!
-        if (outcome.stored) w.resolve()
-        else w.reject(outcome.error)
-      })
-    } finally {
-      this.#writing = false
-      if (this.#docs.length > 0) this.#schedule()
-    }
+    const outcomes = await this.#write(docs)
+    // settled in the order they were asked for, in one go
+    waiting.forEach((w, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.stored) w.resolve()
+      else w.reject(outcome.error)
+    })
   }
 
   async #write (docs: D[]): Promise<Outcome[]> {

@@ -11,6 +11,7 @@
  * the next seq of a conversation), and `epoch` moves on, synchronously, before any caller hears
  * of it: a cache that assumed the writes would land compares epochs and starts over.
  */
+import { TurnFlusher } from '../../lib/turn-flusher.js'
 import type { RootDb } from './open.js'
 
 export interface BatchOp { type: 'put' | 'del', sublevel: unknown, key: string, value?: unknown, valueEncoding?: 'buffer' | 'utf8' | 'json' }
@@ -21,8 +22,7 @@ export class WriteBatch {
   readonly #root: RootDb
   #ops: BatchOp[] = []
   #waiting: Waiting[] = []
-  #scheduled = false
-  #writing = false
+  readonly #flusher = new TurnFlusher(async () => { await this.#flush() }, () => this.#ops.length > 0)
   #epoch = 0
   readonly #onFailure: Array<() => void> = []
 
@@ -43,23 +43,15 @@ export class WriteBatch {
     if (ops.length === 0) return
     for (const op of ops) this.#ops.push(op)
     const done = new Promise<void>((resolve, reject) => { this.#waiting.push({ resolve, reject }) })
-    this.#schedule()
+    this.#flusher.schedule()
     await done
   }
 
-  #schedule (): void {
-    if (this.#scheduled || this.#writing) return
-    this.#scheduled = true
-    setImmediate(() => { void this.#flush() })
-  }
-
   async #flush (): Promise<void> {
-    this.#scheduled = false
     const ops = this.#ops
     const waiting = this.#waiting
     this.#ops = []
     this.#waiting = []
-    this.#writing = true
     try {
       await (this.#root.batch as (ops: BatchOp[]) => Promise<void>).call(this.#root, ops)
       for (const w of waiting) w.resolve()
@@ -70,9 +62,6 @@ export class WriteBatch {
       this.#epoch++
       for (const listener of this.#onFailure) listener()
       for (const w of [...waiting, ...behind]) w.reject(err)
-    } finally {
-      this.#writing = false
-      if (this.#ops.length > 0) this.#schedule()
     }
   }
 }

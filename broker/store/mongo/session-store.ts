@@ -10,6 +10,7 @@
  * an earlier put). Across brokers each write is one single-document replace or delete.
  */
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb'
+import { TurnFlusher } from '../../lib/turn-flusher.js'
 import type { SessionRecord, SessionStore } from '../ports.js'
 
 type SessionDoc = SessionRecord & { _id: string }
@@ -21,8 +22,7 @@ interface Pending { record: SessionRecord | null, waiting: Waiting[] }
 export class MongoSessionStore implements SessionStore {
   readonly #sessions: Collection<SessionDoc>
   #pending = new Map<string, Pending>()
-  #scheduled = false
-  #writing = false
+  readonly #flusher = new TurnFlusher(async () => { await this.#flush() }, () => this.#pending.size > 0)
 
   constructor (db: Db) {
     this.#sessions = db.collection<SessionDoc>('sessions')
@@ -54,22 +54,14 @@ export class MongoSessionStore implements SessionStore {
     const waiting = pending?.waiting ?? []
     this.#pending.set(clientId, { record, waiting })
     const done = new Promise<void>((resolve, reject) => { waiting.push({ resolve, reject }) })
-    this.#schedule()
+    this.#flusher.schedule()
     await done
-  }
-
-  #schedule (): void {
-    if (this.#scheduled || this.#writing) return
-    this.#scheduled = true
-    setImmediate(() => { void this.#flush() })
   }
 
   /** Writes this turn's records as one unordered bulkWrite (one write per clientId: no order needed). */
   async #flush (): Promise<void> {
-    this.#scheduled = false
     const batch = this.#pending
     this.#pending = new Map()
-    this.#writing = true
     try {
       await this.#sessions.bulkWrite([...batch].map(([clientId, { record }]) => operation(clientId, record)), { ordered: false })
       for (const { waiting } of batch.values()) settle(waiting)
@@ -84,9 +76,6 @@ export class MongoSessionStore implements SessionStore {
           settle(waiting, err)
         }
       }))
-    } finally {
-      this.#writing = false
-      if (this.#pending.size > 0) this.#schedule()
     }
   }
 }
