@@ -9,14 +9,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { MongoClient } from 'mongodb'
-import { connect, type IClientOptions, type MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import type { ConfigInput } from '../../broker/config/schema.js'
 import type { ServerEvent } from '../../shared/protocol.js'
 import { freePort, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation, join, type Participant } from '../helpers/im.js'
-import { NO_RECONNECT, closedByBroker, collect, connectClient, sleep, waitFor, type Received } from '../helpers/mqtt.js'
+import { closedByBroker, collect, connectClient, openSession, sleep, waitFor, type Received, type Session } from '../helpers/mqtt.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 
 /** How long to keep listening after the expected messages, to catch duplicates and strays. */
@@ -24,19 +24,6 @@ const SETTLE_MS = 300
 /** small, so that a node counting a queue wrong shows within a few messages */
 const QUEUE_MAX_MESSAGES = 5
 
-interface Session { client: MqttClient, got: Received[], sessionPresent: boolean }
-
-/** Connects with the message listener attached before CONNECT: a resumed queue follows CONNACK at once. */
-async function openSession (url: string, options: IClientOptions): Promise<Session> {
-  const client = connect(url, { ...NO_RECONNECT, ...options })
-  const got: Received[] = []
-  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }))
-  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
-    client.once('connect', (connack) => resolve(connack.sessionPresent))
-    client.once('error', (err) => { client.end(true); reject(err) })
-  })
-  return { client, got, sessionPresent }
-}
 
 const payloadsOn = (got: Received[], topic: string): string[] => got.filter((m) => m.topic === topic).map((m) => m.payload)
 const msgSeqs = (p: Participant, cid: string): number[] => p.events.flatMap((e: ServerEvent) => (e.ev === 'msg' && e.msg.cid === cid ? [e.msg.seq] : []))

@@ -12,10 +12,10 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { promisify } from 'node:util'
-import { connect, type IClientOptions, type MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import { spawnBroker, startTestBroker, tempDataDir, type SpawnedBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, createUser, type Principal } from '../helpers/http.js'
-import { NO_RECONNECT, connectClient, sleep, waitFor, type Received } from '../helpers/mqtt.js'
+import { connectClient, openSession, sleep, waitFor, type Session } from '../helpers/mqtt.js'
 
 const run = promisify(execFile)
 const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub'
@@ -27,22 +27,6 @@ const SETTLE_MS = 300
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-interface Session { client: MqttClient, got: Received[], sessionPresent: boolean }
-
-/**
- * Connects with the message listener attached before CONNECT: the broker sends a persistent
- * session's queue right after CONNACK, possibly in the same TCP chunk.
- */
-async function openSession (url: string, options: IClientOptions): Promise<Session> {
-  const client = connect(url, { ...NO_RECONNECT, ...options })
-  const got: Received[] = []
-  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }))
-  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
-    client.once('connect', (connack) => resolve(connack.sessionPresent))
-    client.once('error', (err) => { client.end(true); reject(err) })
-  })
-  return { client, got, sessionPresent }
-}
 
 /** Publishes each payload at QoS 1, one after the other, each acknowledged (PUBACK) before the next. */
 async function publishInOrder (url: string, options: IClientOptions, topic: string, payloads: string[]): Promise<void> {

@@ -67,3 +67,21 @@ export async function subscribeCodes (client: MqttClient, filters: string[], qos
     return suback.granted
   }
 }
+
+/** A connection whose every message is kept, and the CONNACK's session present flag. */
+export interface Session { client: MqttClient, got: Received[], sessionPresent: boolean }
+
+/**
+ * Connects with the message listener attached before CONNECT: the broker sends a persistent
+ * session's queue right after CONNACK, possibly in the same TCP chunk.
+ */
+export async function openSession (url: string, options: IClientOptions): Promise<Session> {
+  const client = connect(url, { ...NO_RECONNECT, ...options })
+  const got: Received[] = []
+  client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos }))
+  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (connack) => resolve(connack.sessionPresent))
+    client.once('error', (err) => { client.end(true); reject(err) })
+  })
+  return { client, got, sessionPresent }
+}
