@@ -1,0 +1,11 @@
+/**
+ * The IM messaging and client-library suites again, with every broker on MongoDB
+ * (`STORE=mongodb`): FerretDB in CI, or the server `MONGO_URL` names. Same tests, same assertions:
+ * only the backend differs. (One file per suite or two: each file must finish within the runner's
+ * per-file timeout.)
+ */
+import { brokersOnMongoDb } from '../helpers/on-mongodb.js'
+
+await brokersOnMongoDb()
+await import('../features/im-messaging.test.js')
+await import('../features/client-library.test.js')
