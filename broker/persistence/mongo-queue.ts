@@ -43,7 +43,8 @@ interface OutgoingDoc { _id: string, clientId: string, packet: StoredPacket, que
 interface WillDoc { _id: string, clientId: string, packet: object }
 type Sub = { topic: string, qos: number }
 /** `n`: the messages queued for a client as this node knows it, inserts under way included. */
-interface QueueCount { n: number, writing: number, fullAt: number, recounting?: Promise<void> }
+/** `writing`: inserts under way; `started`: inserts ever started (to count those begun during a recount) */
+interface QueueCount { n: number, writing: number, started: number, fullAt: number, recounting?: Promise<void> }
 
 /** payloads come back as Buffers, not BSON Binary */
 const READ = { promoteBuffers: true } as const
@@ -287,6 +288,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
    */
   async #store (cell: QueueCount, clientId: string, packet: QueuedPacket): Promise<void> {
     cell.writing++
+    cell.started++
     try {
       // stored as aedes-persistence-mongodb stores it: `new Packet(packet)`
       const stored = new Packet(packet) as unknown as StoredPacket
@@ -318,7 +320,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
   #count (clientId: string): Promise<QueueCount> {
     let cell = this.#counts.get(clientId)
     if (!cell) {
-      cell = this.#outgoing.countDocuments({ clientId }).then((n) => ({ n, writing: 0, fullAt: 0 }))
+      cell = this.#outgoing.countDocuments({ clientId }).then((n) => ({ n, writing: 0, started: 0, fullAt: 0 }))
       this.#counts.set(clientId, cell)
     }
     return cell
@@ -334,7 +336,13 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
       if (Date.now() - cell.fullAt < RECOUNT_FULL_MS) return
       const counting = (async () => {
         try {
-          cell.n = await this.#outgoing.countDocuments({ clientId }) + cell.writing
+          // Inserts under way when the count starts may or may not be in it: counted on top (at
+          // worst a message is dropped a little early, never one queued past the bound); and
+          // so are the inserts started while it runs.
+          const inFlight = cell.writing
+          const startedBefore = cell.started
+          const stored = await this.#outgoing.countDocuments({ clientId })
+          cell.n = stored + inFlight + (cell.started - startedBefore)
           cell.fullAt = cell.n >= this.#options.maxMessages ? Date.now() : 0
         } catch {
           cell.fullAt = Date.now() // the count stays as it was: the message is dropped
