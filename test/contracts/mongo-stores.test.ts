@@ -13,7 +13,7 @@ import { MongoSupportStore } from '../../broker/store/mongo/support-store.js'
 import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
 import { runPrincipalStoreContract } from './principal-store.contract.js'
 import { runSessionStoreContract } from './session-store.contract.js'
-import { runSupportStoreContract, supportChat } from './support-store.contract.js'
+import { assertSurvivesReopen, runSupportStoreContract, supportChat } from './support-store.contract.js'
 
 let server: MongoServer
 
@@ -70,31 +70,11 @@ describe('MongoDB support store', () => {
     const dbName = uniqueDbName('support_restart')
     let mongo = await openMongo({ url: server.url, dbName })
     try {
-      let store = await MongoSupportStore.open(mongo.db)
-      const a = supportChat('a', 10)
-      const b = supportChat('b', 20, 'active', 'v_b')
-      const c = supportChat('c', 30, 'waiting', 'v_c')
-      for (const conv of [a, b, c]) await store.indexOpen(conv)
-      await store.putAgent({ uid: 'ag1', status: 'online', capacity: 2, active: ['b'], idleSince: 20 })
-      await store.setSeen('v_c', 31)
-      await store.setAliveAt(32)
-      await store.putCanned({ id: 'hi', owner: null, title: 'Hi', text: 'Hello!', createdAt: 1 })
-      await mongo.close()
-
-      mongo = await openMongo({ url: server.url, dbName })
-      store = await MongoSupportStore.open(mongo.db) // its indexes exist already: opening again is fine
-      assert.deepEqual(await store.openCids(), ['a', 'b', 'c'])
-      assert.equal(await store.openFor('site_a', 'v_c'), 'c')
-      assert.deepEqual((await store.getAgent('ag1'))?.active, ['b'])
-      assert.equal(await store.seen('v_c'), 31)
-      assert.equal(await store.aliveAt(), 32)
-      assert.deepEqual((await store.listCanned()).map((r) => r.id), ['hi'])
-
-      await store.indexOpen({ ...c, support: { ...c.support!, queuedAt: 5 } })
-      assert.deepEqual(await store.openCids(), ['c', 'a', 'b'], 're-queued: moved, listed once')
-      await store.indexOpen({ ...b, support: { ...b.support!, state: 'closed', closedAt: 40 } })
-      assert.deepEqual(await store.openCids(), ['c', 'a'])
-      assert.equal(await store.openFor('site_a', 'v_b'), undefined)
+      await assertSurvivesReopen(await MongoSupportStore.open(mongo.db), async () => {
+        await mongo.close()
+        mongo = await openMongo({ url: server.url, dbName })
+        return await MongoSupportStore.open(mongo.db) // its indexes exist already: opening again is fine
+      })
     } finally {
       try { await mongo.db.dropDatabase() } finally { await mongo.close() }
     }

@@ -34,6 +34,36 @@ const canned = (id: string, owner: string | null, text = `text of ${id}`): Canne
 const byUid = (agents: AgentState[]): AgentState[] => [...agents].sort((a, b) => a.uid.localeCompare(b.uid))
 const byId = (replies: CannedReply[]): CannedReply[] => [...replies].sort((a, b) => a.id.localeCompare(b.id))
 
+/**
+ * Writes open chats, an agent, a seen time, the heartbeat and a canned reply through `first`,
+ * then reads them and moves and closes the chats through the store `reopen` gives — the store of
+ * a broker started later on the same database (a restart, or another node).
+ */
+export async function assertSurvivesReopen (first: SupportStore, reopen: () => Promise<SupportStore>): Promise<void> {
+  const a = supportChat('a', 10)
+  const b = supportChat('b', 20, 'active', 'v_b')
+  const c = supportChat('c', 30, 'waiting', 'v_c')
+  for (const conv of [a, b, c]) await first.indexOpen(conv)
+  await first.putAgent({ uid: 'ag1', status: 'online', capacity: 2, active: ['b'], idleSince: 20 })
+  await first.setSeen('v_c', 31)
+  await first.setAliveAt(32)
+  await first.putCanned({ id: 'hi', owner: null, title: 'Hi', text: 'Hello!', createdAt: 1 })
+
+  const store = await reopen()
+  assert.deepEqual(await store.openCids(), ['a', 'b', 'c'])
+  assert.equal(await store.openFor('site_a', 'v_c'), 'c')
+  assert.deepEqual((await store.getAgent('ag1'))?.active, ['b'])
+  assert.equal(await store.seen('v_c'), 31)
+  assert.equal(await store.aliveAt(), 32)
+  assert.deepEqual((await store.listCanned()).map((r) => r.id), ['hi'])
+
+  await store.indexOpen({ ...c, support: { ...c.support!, queuedAt: 5 } })
+  assert.deepEqual(await store.openCids(), ['c', 'a', 'b'], 're-queued: moved, listed once')
+  await store.indexOpen({ ...b, support: { ...b.support!, state: 'closed', closedAt: 40 } })
+  assert.deepEqual(await store.openCids(), ['c', 'a'])
+  assert.equal(await store.openFor('site_a', 'v_b'), undefined)
+}
+
 export function runSupportStoreContract (build: () => Promise<SupportStoreFixture>): void {
   /** Runs `test` against a fresh store and always closes it. */
   const withStore = (test: (s: SupportStore) => Promise<void>) => async () => {
