@@ -21,6 +21,7 @@ import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
 import { resolveJwtSecret } from './auth/jwt-secret.js'
 import { TokenService } from './auth/tokens.js'
+import { Membership, presenceDirectory } from './cluster/membership.js'
 import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
 import type { Config } from './config/schema.js'
 import { HookAdapter } from './hooks/adapt.js'
@@ -197,11 +198,24 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       messages, receipts, desk, events, log: log.child({ part: 'im' }), admit: limits.command,
       onCommand: (op, outcome) => metrics.imCommands.inc({ op, outcome })
     })
-    const presence = new PresenceTracker({ aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now })
+    // Several nodes: leases in the store say which are alive; the oldest runs the timers.
+    const membership = new Membership({
+      store: backend.nodes, node: broker.id, leaseMs: config.NODE_LEASE_MS, alone: emitter.kind === 'single', now, log: log.child({ part: 'cluster' }),
+      onNodeDead: async (node) => {
+        presence.nodeGone(await backend.nodes.presentOn(node))
+        await sessions?.nodeGone(node)
+      }
+    })
+    const presence = new PresenceTracker({
+      aedes: broker, retained: persistence, uidOf: (client) => adapter.contextOf(client)?.uid, conversations: imStores.conversations, events, log, now,
+      ...(membership.alone ? {} : { directory: presenceDirectory(backend.nodes, membership) })
+    })
+    await membership.start()
     await presence.resetStale()
     sessions = new SessionExpiry({
       aedes: broker, store: backend.sessions, persistence,
-      whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
+      whoIs: (client) => adapter.contextOf(client), online: async (uid) => await presence.online(uid),
+      node: broker.id, isLive: (node) => membership.isLive(node), sweepsHere: () => membership.isLeader(),
       expiryMs: (role) => (role === 'visitor' ? config.SESSION_EXPIRY_VISITOR_SECONDS : config.SESSION_EXPIRY_SECONDS) * 1000,
       sweepMs: config.SESSION_SWEEP_SECONDS * 1000, now, log: log.child({ part: 'sessions' }),
       onExpired: (role) => metrics.sessionsExpired.inc({ role }),
@@ -210,6 +224,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await sessions.start()
     const idle = new IdleRelease({
       aedes: broker, whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
+      online: async (uid) => await presence.online(uid), sweepsHere: () => membership.isLeader(),
       desk, conversations: imStores.conversations, messages: imStores.messages, support: supportStore,
       log: log.child({ part: 'support' }), now,
       idleReleaseMs: config.IDLE_RELEASE_MS, silenceReleaseMs: config.SILENCE_RELEASE_MS,
@@ -217,7 +232,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
     await idle.start()
     await desk.rebalance()
-    quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.idle() })
+    quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.idle() }, async () => { await membership.stop() })
 
     const trustProxy = parseTrustProxy(config.TRUST_PROXY)
     const handler = createConnectionHandler(broker, { maxPacketBytes: config.MAX_PACKET_BYTES, maxTopicLevels: config.MAX_TOPIC_LEVELS }, log.child({ part: 'transport' }), metrics, trustProxy)

@@ -23,6 +23,7 @@ export const configSchema = z.object({
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must be a mongodb:// or mongodb+srv:// connection string').optional(),
   MONGO_DB: z.string().regex(/^[^/\\. "$]{1,63}$/, 'MONGO_DB must be a MongoDB database name (1–63 characters, none of / \\ . " $ or space)').default('mqtt_im'),
   CLUSTER_REDIS_URL: z.string().refine(isRedisUrl, 'CLUSTER_REDIS_URL must be a redis:// or rediss:// URL with a host (redis://:password@host:6379/0)').optional(),
+  NODE_LEASE_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: positiveInt.default(86_400),
   VISITOR_RENEW_SECONDS: positiveInt.default(180 * 86_400),

@@ -33,7 +33,14 @@ export interface SessionExpiryDeps {
   store: SessionStore
   persistence: SessionPersistence
   whoIs: (client: Client) => { uid?: string, role?: Role } | undefined
-  isOnline: (uid: string) => boolean
+  /** connected to this node or another live one */
+  online: (uid: string) => Promise<boolean>
+  /** this node's id, kept in the records of the sessions connected here */
+  node: string
+  /** whether a node holds a live lease (cluster/membership.ts); this one always does */
+  isLive: (node: string) => boolean
+  /** whether this node runs the sweep now (the cluster's leader; always, alone) */
+  sweepsHere: () => boolean
   /** how long an unused session of this role is kept */
   expiryMs: (role: Role | undefined) => number
   sweepMs: number
@@ -63,17 +70,18 @@ export class SessionExpiry {
   }
 
   /**
-   * After a restart: nobody is connected, so every record is offline from now. A store kept by a
-   * version without records has none at all: its sessions are adopted then, once (their owner
-   * unknown) — not on every start, which would read every stored subscription and queued message
-   * again. Then the sweep starts.
+   * After a restart: nobody is connected here, so every record of a session connected to a node
+   * that is not alive (this one before the restart, a dead one) is offline from now; the sessions
+   * of other live nodes stay as they are. A store kept by a version without records has none at
+   * all: its sessions are adopted then, once (their owner unknown) — not on every start, which
+   * would read every stored subscription and queued message again. Then the sweep starts.
    */
   async start (): Promise<void> {
     const now = this.#deps.now()
     let records = 0
     for await (const record of this.#deps.store.list()) {
       records++
-      if (record.online) await this.#deps.store.put({ ...record, online: false, lastSeen: now })
+      if (record.online && !(record.node !== undefined && this.#deps.isLive(record.node))) await this.#offline(record, now)
     }
     if (records === 0) {
       for (const clientId of await this.#deps.persistence.storedClientIds()) await this.#deps.store.put({ clientId, online: false, lastSeen: now })
@@ -93,8 +101,22 @@ export class SessionExpiry {
     return await this.#lock.run(clientId, async () => await this.#deps.store.get(clientId) !== undefined)
   }
 
+  /** The sessions that were connected to a node that died are disconnected from now. */
+  async nodeGone (node: string): Promise<void> {
+    const now = this.#deps.now()
+    for await (const record of this.#deps.store.list()) {
+      if (record.online && record.node === node) await this.#lock.run(record.clientId, async () => { await this.#offline(record, now) })
+    }
+  }
+
+  async #offline (record: SessionRecord, now: number): Promise<void> {
+    const { node: _node, ...rest } = record
+    await this.#deps.store.put({ ...rest, online: false, lastSeen: now })
+  }
+
   /** Drops every session unused for longer than its role's expiry; resolves when done. */
   async sweep (): Promise<void> {
+    if (!this.#deps.sweepsHere()) return
     const run = this.#sweeping.then(async () => { await this.#sweep() }).catch((err: unknown) => {
       this.#deps.log.error({ err }, 'session sweep failed; the next one tries again')
     })
@@ -115,7 +137,7 @@ export class SessionExpiry {
       }
     }
     for (const uid of gone) {
-      if (kept.has(uid) || this.#deps.isOnline(uid)) continue
+      if (kept.has(uid) || await this.#deps.online(uid)) continue
       // Its last session is gone and it is not here: its retained presence goes too.
       await this.#deps.persistence.storeRetained({ cmd: 'publish', topic: topics.presence(uid), payload: Buffer.alloc(0), retain: true, qos: 0 })
     }
@@ -145,7 +167,7 @@ export class SessionExpiry {
         return
       }
       const who = this.#deps.whoIs(client)
-      await this.#deps.store.put({ clientId: client.id, ...(who?.uid ? { uid: who.uid } : {}), ...(who?.role ? { role: who.role } : {}), online: true, lastSeen: this.#deps.now() })
+      await this.#deps.store.put({ clientId: client.id, ...(who?.uid ? { uid: who.uid } : {}), ...(who?.role ? { role: who.role } : {}), online: true, lastSeen: this.#deps.now(), node: this.#deps.node })
     })
   }
 
@@ -155,7 +177,7 @@ export class SessionExpiry {
       // Taken over by a newer connection with the same id: that one is the session now.
       if (this.#connectedNow(client.id, client)) return
       const record = await this.#deps.store.get(client.id)
-      if (record) await this.#deps.store.put({ ...record, online: false, lastSeen: this.#deps.now() })
+      if (record) await this.#offline(record, this.#deps.now())
     })
   }
 

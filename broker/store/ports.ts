@@ -117,11 +117,43 @@ export interface MessageStore {
 
 export interface CannedReply { id: string, owner: string | null, title: string, text: string, createdAt: number }
 
+/** An agent's settings and routing state as stored; `active` comes from its slots. */
+export type AgentRecord = Omit<AgentState, 'active'>
+/** Fields of an agent's record to change; `null` removes an optional one. */
+export type AgentPatch = Partial<Omit<AgentRecord, 'uid' | 'disconnectedAt' | 'autoAway'>> & { disconnectedAt?: number | null, autoAway?: boolean | null }
+
+/**
+ * Customer-service state. Who owns a chat and how many chats an agent holds are decided here, by
+ * operations that are atomic across brokers sharing the store (several nodes, or two racing
+ * commands of one): of concurrent `claim`s of a chat exactly one wins, and an agent's `takeSlot`s
+ * never hold more than its capacity. [IM-SUPPORT-1]
+ */
 export interface SupportStore {
+  /** The agent with `active` = the chats holding its slots, in the order they were taken. */
   getAgent (uid: string): Promise<AgentState | undefined>
-  putAgent (agent: AgentState): Promise<void>
+  /** Writes an agent's record (everything but `active`, which only slots change). */
+  putAgent (agent: AgentRecord): Promise<void>
+  /** Changes some fields of an agent's record, creating it from `create` when there is none. */
+  patchAgent (uid: string, patch: AgentPatch, create?: AgentRecord): Promise<void>
   listAgents (): Promise<AgentState[]>
-  /** Records which support conversations are open (waiting or active); a closed one leaves the index. */
+  /** Gives `cid` one of the agent's `capacity` slots; false when they are all taken. Idempotent per cid. */
+  takeSlot (uid: string, cid: string, capacity: number, at: number): Promise<boolean>
+  releaseSlot (uid: string, cid: string): Promise<void>
+  /** Makes `agent` the owner of chat `cid`; false when another owner holds it. */
+  claim (cid: string, agent: string, at: number): Promise<boolean>
+  /** Hands the chat from `from` to `to`; false when `from` does not hold it. */
+  moveClaim (cid: string, from: string, to: string, at: number): Promise<boolean>
+  /** Gives the chat up; with `agent`, only when that agent holds it. */
+  unclaim (cid: string, agent?: string): Promise<void>
+  claimOf (cid: string): Promise<{ agent: string, at: number } | undefined>
+  /**
+   * Makes `cid` the visitor's one open chat on `site` unless another is: returns the cid that
+   * holds the place (`cid` itself when it won).
+   */
+  reserveVisitor (site: string, visitor: string, cid: string): Promise<string>
+  /** Frees the visitor's place when `cid` holds it (a reservation whose chat never came to be). */
+  releaseVisitor (site: string, visitor: string, cid: string): Promise<void>
+  /** Records which support conversations are open (waiting or active); a closed one leaves the index and frees its visitor's place. */
   indexOpen (conv: Conversation): Promise<void>
   /** cids of the open support conversations, oldest `queuedAt` first */
   openCids (): Promise<string[]>
@@ -130,12 +162,36 @@ export interface SupportStore {
   /** when each visitor last showed traffic (idle release survives restarts) */
   setSeen (uid: string, ts: number): Promise<void>
   seen (uid: string): Promise<number | undefined>
-  /** the broker's heartbeat: the countdowns pause while the broker is down */
+  /** the brokers' heartbeat: the countdowns pause while no broker runs */
   setAliveAt (ts: number): Promise<void>
   aliveAt (): Promise<number | undefined>
   putCanned (reply: CannedReply): Promise<void>
   deleteCanned (id: string): Promise<void>
   listCanned (): Promise<CannedReply[]>
+}
+
+// ---- broker nodes ----
+
+/** A broker node's lease: it is alive until `expiresAt` unless it renews it. */
+export interface NodeRecord { node: string, startedAt: number, expiresAt: number }
+
+/**
+ * The broker nodes sharing a store and which principals have connections on each — so presence
+ * is "online while any connection on any node is up", and the connections of a node that died
+ * go offline once its lease runs out. [IM-PRESENCE-1]
+ */
+export interface NodeStore {
+  /** Writes or renews a node's lease. */
+  renew (node: NodeRecord): Promise<void>
+  list (): Promise<NodeRecord[]>
+  /** Forgets a node: its lease and its presence entries. */
+  remove (node: string): Promise<void>
+  /** Records that `uid` has (or no longer has) connections on `node`. */
+  setPresent (uid: string, node: string, present: boolean): Promise<void>
+  /** the nodes on which `uid` has connections */
+  nodesOf (uid: string): Promise<string[]>
+  /** the uids with connections on `node` */
+  presentOn (node: string): Promise<string[]>
 }
 
 // ---- MQTT sessions ----
@@ -154,6 +210,8 @@ export interface SessionRecord {
   online: boolean
   /** when it last connected or disconnected (ms) */
   lastSeen: number
+  /** the broker node it is connected to (while `online`) */
+  node?: string
 }
 
 export interface SessionStore {

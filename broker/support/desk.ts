@@ -1,18 +1,20 @@
 /**
  * The support desk: opening a chat, the queue, assignment, claim, transfer, close and rating.
- * Every change of who owns a chat runs under one lock, so two agents racing for a chat, or an
- * agent going away during assignment, always leave exactly one owner for an active chat.
- * (The embedded store is single-node; a shared store would use atomic conditional updates.)
- * [IM-SUPPORT-1]
+ * Who owns a chat is decided in the store by atomic operations (assignment.ts), so two agents
+ * racing for a chat — on one node or on two — or an agent going away during assignment, always
+ * leave exactly one owner for an active chat, and no agent above its capacity. A visitor has one
+ * open chat per site, also when two of its tabs open one on two nodes at once. [IM-SUPPORT-1]
  */
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ImError } from '../../shared/errors.js'
 import type { AgentState, AgentStatus, CloseReason, Conversation, VisitorContext } from '../../shared/protocol.js'
 import type { Caller } from '../im/conversations.js'
 import type { EventPublisher } from '../im/events.js'
 import { KeyedLock } from '../lib/keyed-lock.js'
-import type { ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
+import type { AgentPatch, AgentRecord, ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
 import type { Announcer } from './announcer.js'
+import { Assignments } from './assignment.js'
 import { noticeText } from './notices.js'
 import { hasRoom, pickAgent } from './routing.js'
 
@@ -29,15 +31,20 @@ export interface DeskDeps {
 }
 
 const ROUTING = 'routing'
+/** A visitor's place held by a chat not written yet (another node is creating it) is waited for this often, this long. */
+const PLACE_WAIT_MS = 50
+const PLACE_WAITS = 10
 
 export class SupportDesk {
   readonly #deps: DeskDeps
   readonly #lock = new KeyedLock()
+  readonly #assignments: Assignments
   /** the last `queuedAt` given out: the queue is ordered by it, so it must grow strictly */
   #lastQueuedAt = 0
 
   constructor (deps: DeskDeps) {
     this.#deps = deps
+    this.#assignments = new Assignments(deps)
   }
 
   /** A visitor's open chat on its site, or a new one in the queue. [IM-SUPPORT-OPEN] */
@@ -46,27 +53,7 @@ export class SupportDesk {
     const principal = await this.#deps.principals.get(caller.uid)
     if (!principal?.site) throw new ImError('IM_ERR_FORBIDDEN', 'This visitor has no site.')
     const site = principal.site
-    const { conv, created } = await this.#lock.run(ROUTING, async () => {
-      const existing = await this.#deps.support.openFor(site, caller.uid)
-      const open = existing ? await this.#deps.conversations.get(existing) : undefined
-      if (open?.support && open.support.state !== 'closed') return { conv: open, created: false }
-      const now = this.#deps.now()
-      // Two chats opened in the same millisecond still queue in the order they arrived.
-      const queuedAt = this.#lastQueuedAt = Math.max(now, this.#lastQueuedAt + 1)
-      const fresh: Conversation = {
-        cid: `s_${randomBytes(12).toString('base64url')}`,
-        kind: 'support',
-        members: [{ uid: caller.uid, role: 'member', joinedAt: now, readSeq: 0 }],
-        createdAt: now,
-        createdBy: caller.uid,
-        lastSeq: 0,
-        support: { site, visitor: caller.uid, state: 'waiting', context: { ...context, ...(principal.name && !context.name ? { name: principal.name } : {}) }, queuedAt }
-      }
-      await this.#deps.conversations.create(fresh)
-      await this.#deps.support.indexOpen(fresh)
-      await this.#deps.support.setSeen(caller.uid, now)
-      return { conv: fresh, created: true }
-    })
+    const { conv, created } = await this.#lock.run(`visitor:${site}!${caller.uid}`, async () => await this.#openOnce(site, caller.uid, principal.name, context))
     if (created) {
       await this.#deps.events.toInbox(caller.uid, { ev: 'conv', type: 'created', conv })
       const anyone = (await this.#deps.support.listAgents()).some((a) => a.status === 'online')
@@ -81,11 +68,22 @@ export class SupportDesk {
   async rebalance (): Promise<void> {
     const assigned = await this.#lock.run(ROUTING, async () => {
       const done: Array<{ conv: Conversation, agent: string }> = []
-      const agents = await this.#deps.support.listAgents()
+      let agents = await this.#deps.support.listAgents()
       for (const conv of await this.#waiting()) {
-        const agent = pickAgent(agents)
-        if (!agent) break
-        done.push({ conv: await this.#assign(conv, agent), agent: agent.uid })
+        for (let tries = 0; tries < 3; tries++) {
+          const agent = pickAgent(agents)
+          if (!agent) return done
+          const outcome = await this.#assignments.assign(conv, agent)
+          if ('conv' in outcome) {
+            done.push({ conv: outcome.conv, agent: agent.uid })
+            // keep the snapshot in step for the next pick of the same pass
+            agent.active.push(conv.cid)
+            agent.idleSince = this.#deps.now()
+            break
+          }
+          if (outcome.lost === 'taken') break // another node assigned it
+          agents = await this.#deps.support.listAgents() // another node filled the agent: look again
+        }
       }
       return done
     })
@@ -96,13 +94,16 @@ export class SupportDesk {
   /** An agent takes a waiting chat itself; of many racing claims exactly one wins. [IM-SUPPORT-CLAIM] */
   async claim (caller: Caller, cid: string): Promise<Conversation> {
     this.#requireAgent(caller)
-    const conv = await this.#lock.run(ROUTING, async () => {
+    const conv = await this.#lock.run(`chat:${cid}`, async () => {
       const current = await this.#supportConv(cid)
       if (current.support!.state === 'closed') throw new ImError('IM_ERR_CONVERSATION_CLOSED')
       if (current.support!.state === 'active') throw new ImError('IM_ERR_ALREADY_ASSIGNED')
       const agent = await this.agent(caller.uid)
       if (!hasRoom(agent)) throw new ImError('IM_ERR_AGENT_FULL')
-      return await this.#assign(current, agent)
+      await this.#deps.support.patchAgent(agent.uid, {}, record(agent)) // an agent claiming before it set a status
+      const outcome = await this.#assignments.assign(current, agent)
+      if ('conv' in outcome) return outcome.conv
+      throw new ImError(outcome.lost === 'full' ? 'IM_ERR_AGENT_FULL' : 'IM_ERR_ALREADY_ASSIGNED')
     })
     await this.#announceAssigned(conv, caller.uid)
     await this.#deps.announcer.queueChanged()
@@ -112,7 +113,7 @@ export class SupportDesk {
   /** To another agent, or back to the head of the queue when `to` is absent. [IM-SUPPORT-TRANSFER] */
   async transfer (caller: Caller, cid: string, to?: string): Promise<Conversation> {
     this.#requireAgent(caller)
-    const { conv, from } = await this.#lock.run(ROUTING, async () => {
+    const { conv, from } = await this.#lock.run(`chat:${cid}`, async () => {
       const current = await this.#supportConv(cid)
       const support = current.support!
       if (support.state === 'closed') throw new ImError('IM_ERR_CONVERSATION_CLOSED')
@@ -123,19 +124,12 @@ export class SupportDesk {
       if (to !== undefined && (!target || target.status === 'offline')) throw new ImError('IM_ERR_NOT_FOUND', `No agent ${to} is available.`)
       if (target && !hasRoom(target)) throw new ImError('IM_ERR_AGENT_FULL')
       const previous = support.agent
-      if (previous) await this.#release(previous, cid)
-      if (target) return { conv: await this.#assign(current, target, previous), from: previous }
+      if (target) return { conv: await this.#assignments.handOver(current, previous, target), from: previous }
       // Back to the head of the queue: the queue is ordered by `queuedAt`, so the chat takes a
       // place just before the oldest waiting one (its own, when that is older still).
       const head = (await this.#waiting())[0]?.support?.queuedAt
       const queuedAt = head === undefined ? support.queuedAt : Math.min(support.queuedAt, head - 1)
-      const queued = await this.#deps.conversations.update(cid, (c) => ({
-        ...c,
-        members: c.members.filter((m) => m.uid !== previous),
-        support: { ...c.support!, state: 'waiting', agent: undefined, agentName: undefined, assignedAt: undefined, queuedAt }
-      }))
-      await this.#deps.support.indexOpen(queued)
-      return { conv: queued, from: previous }
+      return { conv: await this.#assignments.requeue(cid, previous, queuedAt), from: previous }
     })
     const told = new Set([conv.support!.visitor, ...(from ? [from] : []), ...(conv.support!.agent ? [conv.support!.agent] : [])])
     await this.#deps.events.toInboxes(told, { ev: 'conv', type: 'transferred', conv, ...(from ? { uid: from } : {}) })
@@ -146,7 +140,7 @@ export class SupportDesk {
 
   /** Ends a chat; the agent's slot goes to the next waiting visitor at once. [IM-SUPPORT-CLOSE] */
   async close (caller: Caller | 'system', cid: string, reason: CloseReason): Promise<Conversation> {
-    const { conv, changed } = await this.#lock.run(ROUTING, async () => {
+    const { conv, changed } = await this.#lock.run(`chat:${cid}`, async () => {
       const current = await this.#supportConv(cid)
       const support = current.support!
       if (support.state === 'closed') return { conv: current, changed: false }
@@ -154,10 +148,15 @@ export class SupportDesk {
         const allowed = caller.uid === support.visitor || caller.uid === support.agent || caller.role === 'admin'
         if (!allowed) throw new ImError('IM_ERR_FORBIDDEN', 'Only the visitor or the chat\'s agent may close it.')
       }
-      if (support.agent) await this.#release(support.agent, cid)
-      const closed = await this.#deps.conversations.update(cid, (c) => ({ ...c, support: { ...c.support!, state: 'closed', closedAt: this.#deps.now(), closedReason: reason } }))
+      let closedHere = false
+      const closed = await this.#deps.conversations.update(cid, (c) => {
+        if (c.support?.state === 'closed') return c // another node closed it first
+        closedHere = true
+        return { ...c, support: { ...c.support!, state: 'closed', closedAt: this.#deps.now(), closedReason: reason } }
+      })
+      await this.#assignments.closed(closed)
       await this.#deps.support.indexOpen(closed)
-      return { conv: closed, changed: true }
+      return { conv: closed, changed: closedHere }
     })
     if (!changed) return conv // closed already (e.g. the visitor and idle release raced): said once
     await this.#deps.events.toInboxes(conv.members.map((m) => m.uid), { ev: 'conv', type: 'closed', conv })
@@ -183,51 +182,62 @@ export class SupportDesk {
 
   async setStatus (caller: Caller, status: AgentStatus, capacity?: number): Promise<AgentState> {
     this.#requireAgent(caller)
-    const agent = await this.#lock.run(ROUTING, async () => {
-      const next: AgentState = { ...await this.agent(caller.uid), status, ...(capacity !== undefined ? { capacity } : {}) }
-      if (status === 'online') delete next.disconnectedAt
-      await this.#deps.support.putAgent(next)
-      return next
-    })
+    const current = await this.agent(caller.uid)
+    const patch: AgentPatch = { status, ...(capacity !== undefined ? { capacity } : {}), ...(status === 'online' ? { disconnectedAt: null } : {}) }
+    await this.#deps.support.patchAgent(caller.uid, patch, record(current))
+    const agent = await this.agent(caller.uid)
     await this.#deps.events.toInbox(caller.uid, { ev: 'agent', agent })
     await this.rebalance()
     return agent
   }
 
-  /** Used by the sweeper: change an agent's record under the routing lock. */
-  async updateAgent (uid: string, change: (agent: AgentState) => AgentState | undefined): Promise<AgentState | undefined> {
-    return await this.#lock.run(ROUTING, async () => {
-      const next = change(await this.agent(uid))
-      if (next) await this.#deps.support.putAgent(next)
-      return next
-    })
+  /** Used by the sweeper: changes fields of a stored agent's record. */
+  async patchAgent (uid: string, patch: AgentPatch): Promise<void> {
+    await this.#deps.support.patchAgent(uid, patch)
+  }
+
+  /** Frees claims and slots a node that died mid-way left behind (the leader's sweep). */
+  async reconcile (): Promise<void> {
+    await this.#assignments.reconcile()
+  }
+
+  /** The visitor's open chat, or a new one holding the visitor's place on the site. */
+  async #openOnce (site: string, visitor: string, name: string | undefined, context: VisitorContext): Promise<{ conv: Conversation, created: boolean }> {
+    const { support, conversations } = this.#deps
+    for (let attempt = 0; attempt < 3 * PLACE_WAITS; attempt++) {
+      const held = await support.openFor(site, visitor)
+      if (held !== undefined) {
+        const open = await conversations.get(held)
+        if (open?.support && open.support.state !== 'closed') return { conv: open, created: false }
+        // a place left by a chat that closed, or by one a node never wrote (it died): freed
+        if (open !== undefined || attempt >= PLACE_WAITS) await support.releaseVisitor(site, visitor, held)
+        else await sleep(PLACE_WAIT_MS) // another node is writing that chat now
+        continue
+      }
+      const now = this.#deps.now()
+      // Two chats opened in the same millisecond still queue in the order they arrived.
+      const queuedAt = this.#lastQueuedAt = Math.max(now, this.#lastQueuedAt + 1)
+      const fresh: Conversation = {
+        cid: `s_${randomBytes(12).toString('base64url')}`,
+        kind: 'support',
+        members: [{ uid: visitor, role: 'member', joinedAt: now, readSeq: 0 }],
+        createdAt: now,
+        createdBy: visitor,
+        lastSeq: 0,
+        support: { site, visitor, state: 'waiting', context: { ...context, ...(name && !context.name ? { name } : {}) }, queuedAt }
+      }
+      if (await support.reserveVisitor(site, visitor, fresh.cid) !== fresh.cid) continue // another tab, maybe on another node, was first
+      await conversations.create(fresh)
+      await support.indexOpen(fresh)
+      await support.setSeen(visitor, now)
+      return { conv: fresh, created: true }
+    }
+    throw new ImError('IM_ERR_INTERNAL', 'The visitor\'s chat kept changing; try again.')
   }
 
   async #waiting (): Promise<Conversation[]> {
     const convs = await Promise.all((await this.#deps.support.openCids()).map(async (cid) => await this.#deps.conversations.get(cid)))
     return convs.filter((c): c is Conversation => c?.support?.state === 'waiting')
-  }
-
-  /** Under the lock: the chat becomes active with `agent` as its one owner. */
-  async #assign (conv: Conversation, agent: AgentState, previous?: string): Promise<Conversation> {
-    const now = this.#deps.now()
-    await this.#deps.support.putAgent({ ...agent, active: [...agent.active, conv.cid], idleSince: now })
-    // keep the caller's snapshot in step for the next pick of the same pass
-    agent.active.push(conv.cid)
-    agent.idleSince = now
-    const agentName = (await this.#deps.principals.get(agent.uid))?.name
-    const next = await this.#deps.conversations.update(conv.cid, (c) => ({
-      ...c,
-      members: [...c.members.filter((m) => m.uid !== previous && m.uid !== agent.uid), { uid: agent.uid, role: 'member', joinedAt: now, readSeq: 0 }],
-      support: { ...c.support!, state: 'active', agent: agent.uid, agentName, assignedAt: now }
-    }))
-    await this.#deps.support.indexOpen(next)
-    return next
-  }
-
-  async #release (uid: string, cid: string): Promise<void> {
-    const agent = await this.#deps.support.getAgent(uid)
-    if (agent) await this.#deps.support.putAgent({ ...agent, active: agent.active.filter((c) => c !== cid), idleSince: this.#deps.now() })
   }
 
   async #announceAssigned (conv: Conversation, agent: string): Promise<void> {
@@ -245,4 +255,10 @@ export class SupportDesk {
   #requireAgent (caller: Caller): void {
     if (caller.role !== 'agent' && caller.role !== 'admin') throw new ImError('IM_ERR_FORBIDDEN', 'Only agents do that.')
   }
+}
+
+/** An agent's state as a record to create it from. */
+function record (agent: AgentState): AgentRecord {
+  const { active: _active, ...rest } = agent
+  return rest
 }

@@ -11,6 +11,12 @@
  *   chats go back to the head of the queue.
  * - The broker writes a heartbeat; after a restart every countdown is shifted by the downtime,
  *   so time the broker was down does not count against anyone.
+ *
+ * Several nodes: the timers live in the store, and only the cluster's leader sweeps
+ * (cluster/membership.ts); "connected" means connected to any live node. A visitor whose node
+ * died counts from its last traffic that node stored (at most `persistEveryMs` old), so it is
+ * released on time; an agent whose node died is away `awayGraceMs` after its node's lease ran out.
+ * The leader also frees claims and slots a node left behind when it died mid-assignment.
  */
 import type { Aedes, Client } from 'aedes'
 import type { Role } from '../../shared/identity.js'
@@ -22,7 +28,12 @@ import type { SupportDesk } from './desk.js'
 export interface IdleReleaseDeps {
   aedes: Aedes
   whoIs: (client: Client) => { uid?: string, role?: Role } | undefined
+  /** connected to this node */
   isOnline: (uid: string) => boolean
+  /** connected to this node or to another live one */
+  online: (uid: string) => Promise<boolean>
+  /** whether this node runs the cluster's timers now (always, alone) */
+  sweepsHere: () => boolean
   desk: SupportDesk
   conversations: ConversationStore
   messages: MessageStore
@@ -61,7 +72,8 @@ export class IdleRelease {
   async start (): Promise<void> {
     const now = this.#deps.now()
     const alive = await this.#deps.support.aliveAt()
-    const downtime = alive === undefined ? 0 : Math.max(0, now - alive)
+    // a node joining a running cluster is not its leader: the countdowns were kept meanwhile
+    const downtime = alive === undefined || !this.#deps.sweepsHere() ? 0 : Math.max(0, now - alive)
     if (downtime > 0) {
       for (const conv of await this.#open()) {
         const visitor = conv.support!.visitor
@@ -69,11 +81,12 @@ export class IdleRelease {
         await this.#deps.support.setSeen(visitor, seen + downtime)
       }
       for (const agent of await this.#deps.support.listAgents()) {
-        if (agent.disconnectedAt !== undefined) await this.#deps.support.putAgent({ ...agent, disconnectedAt: agent.disconnectedAt + downtime })
+        if (agent.disconnectedAt !== undefined) await this.#deps.support.patchAgent(agent.uid, { disconnectedAt: agent.disconnectedAt + downtime })
       }
       this.#deps.log.info({ downtimeMs: downtime }, 'support countdowns resumed after downtime')
     }
-    await this.#deps.support.setAliveAt(now)
+    if (this.#deps.sweepsHere()) await this.#deps.support.setAliveAt(now)
+    await this.#deps.desk.reconcile()
     this.#timer = setInterval(() => { void this.sweep() }, this.#sweepEveryMs)
     this.#timer.unref()
   }
@@ -90,8 +103,10 @@ export class IdleRelease {
   }
 
   async #sweep (): Promise<void> {
+    if (!this.#deps.sweepsHere()) return
     const now = this.#deps.now()
     await this.#deps.support.setAliveAt(now)
+    await this.#deps.desk.reconcile()
     for (const conv of await this.#open()) {
       const support = conv.support!
       const seen = await this.#lastSeen(support.visitor, support.queuedAt)
@@ -108,21 +123,21 @@ export class IdleRelease {
   async #sweepAgents (now: number): Promise<void> {
     for (const agent of await this.#deps.support.listAgents()) {
       if (agent.status === 'offline') continue
-      if (this.#deps.isOnline(agent.uid)) {
+      if (await this.#deps.online(agent.uid)) {
         if (agent.disconnectedAt !== undefined || agent.autoAway) {
-          await this.#deps.desk.updateAgent(agent.uid, (a) => ({ ...a, status: a.autoAway ? 'online' : a.status, disconnectedAt: undefined, autoAway: undefined }))
+          await this.#deps.desk.patchAgent(agent.uid, { ...(agent.autoAway ? { status: 'online' } : {}), disconnectedAt: null, autoAway: null })
           if (agent.autoAway) await this.#deps.desk.rebalance()
         }
         continue
       }
       if (agent.disconnectedAt === undefined) {
-        await this.#deps.desk.updateAgent(agent.uid, (a) => ({ ...a, disconnectedAt: now }))
+        await this.#deps.desk.patchAgent(agent.uid, { disconnectedAt: now })
         continue
       }
       const gone = now - agent.disconnectedAt
       if (agent.status === 'online' && gone > this.#deps.awayGraceMs) {
         this.#deps.log.info({ agent: agent.uid, goneMs: gone }, 'agent away: no connection')
-        await this.#deps.desk.updateAgent(agent.uid, (a) => ({ ...a, status: 'away', autoAway: true }))
+        await this.#deps.desk.patchAgent(agent.uid, { status: 'away', autoAway: true })
       }
       if (this.#deps.requeueMs > 0 && gone > this.#deps.requeueMs) {
         for (const cid of agent.active) await this.#deps.desk.transfer({ uid: agent.uid, role: 'agent' }, cid)

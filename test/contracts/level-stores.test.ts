@@ -3,10 +3,13 @@ import { describe, it } from 'node:test'
 import { openLevel } from '../../broker/store/level/open.js'
 import { LevelPrincipalStore, LevelSiteStore } from '../../broker/store/level/principal-store.js'
 import { LevelSessionStore } from '../../broker/store/level/session-store.js'
+import { LevelNodeStore } from '../../broker/store/level/node-store.js'
 import { LevelSupportStore } from '../../broker/store/level/support-store.js'
 import { tempDataDir } from '../helpers/broker.js'
 import { runPrincipalStoreContract } from './principal-store.contract.js'
 import { runSessionStoreContract } from './session-store.contract.js'
+import { runNodeStoreContract } from './node-store.contract.js'
+import { runSupportRoutingContract } from './support-routing.contract.js'
 import { assertSurvivesReopen, runSupportStoreContract } from './support-store.contract.js'
 
 describe('embedded (LevelDB) principal and site stores', () => {
@@ -36,6 +39,13 @@ describe('embedded (LevelDB) support store', () => {
     return { support: new LevelSupportStore(db), close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) } }
   })
 
+  runSupportRoutingContract(async () => {
+    const dir = tempDataDir()
+    const db = await openLevel(dir)
+    const support = new LevelSupportStore(db) // single-node: both "nodes" are this store
+    return { first: support, second: support, close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) } }
+  })
+
   // The store remembers each open chat's index key in memory; a restarted broker must still move
   // and close the chats a previous run indexed.
   it('moves and closes, after a restart, the open chats indexed before it', async () => {
@@ -51,5 +61,13 @@ describe('embedded (LevelDB) support store', () => {
       await db.close()
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('embedded (LevelDB) node store', () => {
+  runNodeStoreContract(async () => {
+    const dir = tempDataDir()
+    const db = await openLevel(dir)
+    return { nodes: new LevelNodeStore(db), close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) } }
   })
 })

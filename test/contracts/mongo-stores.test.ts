@@ -7,12 +7,15 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { openMongo, type MongoHandle } from '../../broker/store/mongo/connect.js'
+import { MongoNodeStore } from '../../broker/store/mongo/node-store.js'
 import { MongoPrincipalStore, MongoSiteStore } from '../../broker/store/mongo/principal-store.js'
 import { MongoSessionStore } from '../../broker/store/mongo/session-store.js'
 import { MongoSupportStore } from '../../broker/store/mongo/support-store.js'
 import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
 import { runPrincipalStoreContract } from './principal-store.contract.js'
 import { runSessionStoreContract } from './session-store.contract.js'
+import { runNodeStoreContract } from './node-store.contract.js'
+import { runSupportRoutingContract } from './support-routing.contract.js'
 import { assertSurvivesReopen, runSupportStoreContract, supportChat } from './support-store.contract.js'
 
 let server: MongoServer
@@ -64,6 +67,17 @@ describe('MongoDB support store', () => {
     return { support: await MongoSupportStore.open(mongo.db), close }
   })
 
+  runSupportRoutingContract(async () => {
+    const { mongo, close } = await freshDb('support_routing')
+    // a second client on the same database: another node
+    const other = await openMongo({ url: server.url, dbName: mongo.db.databaseName })
+    return {
+      first: await MongoSupportStore.open(mongo.db),
+      second: await MongoSupportStore.open(other.db),
+      close: async () => { await other.close(); await close() }
+    }
+  })
+
   // The embedded store keeps each open chat's index key in memory; this one keeps nothing, and a
   // broker started later (another client, another store) must still move and close the chats.
   it('moves and closes, from a new client, the open chats indexed before it', async () => {
@@ -96,6 +110,13 @@ describe('MongoDB support store', () => {
       assert.equal(await support.openFor('site_a', 'v_s1'), undefined)
       assert.equal(await support.seen('v_1'), 119)
     } finally { await close() }
+  })
+})
+
+describe('MongoDB node store', () => {
+  runNodeStoreContract(async () => {
+    const { mongo, close } = await freshDb('nodes')
+    return { nodes: await MongoNodeStore.open(mongo.db), close }
   })
 })
 

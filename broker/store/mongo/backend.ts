@@ -10,6 +10,7 @@ import { BoundedMongoPersistence } from '../../persistence/mongo-queue.js'
 import type { Backend } from '../backend.js'
 import { openMongo } from './connect.js'
 import { openMongoImStores } from './im-stores.js'
+import { MongoNodeStore } from './node-store.js'
 import { MongoPrincipalStore, MongoSiteStore } from './principal-store.js'
 import { MongoSessionStore } from './session-store.js'
 import { MongoSupportStore } from './support-store.js'
@@ -27,6 +28,7 @@ export async function openMongoBackend (config: Pick<Config, 'MONGO_URL' | 'MONG
     const im = await openMongoImStores(db)
     const support = await MongoSupportStore.open(db)
     const sessions = await MongoSessionStore.open(db)
+    const nodes = await MongoNodeStore.open(db)
     return {
       kind: 'mongodb',
       principals,
@@ -34,6 +36,7 @@ export async function openMongoBackend (config: Pick<Config, 'MONGO_URL' | 'MONG
       ...im,
       support,
       sessions,
+      nodes,
       mqttPersistence: (options) => new BoundedMongoPersistence(db, options),
       health: async () => {
         try {

@@ -1,16 +1,16 @@
 /**
  * Customer-service state in MongoDB:
  *
- *   agents        { _id: uid, ...AgentState }
+ *   agents        { _id: uid, ...AgentRecord }            (`active` comes from the slots)
  *   support_open  { _id: cid, queuedAt, site, visitor, createdAt }   one per open support chat
  *                 index { queuedAt, _id }                  openCids: FIFO, ties in cid order
- *                 index { site, visitor, createdAt: -1 }   openFor: the visitor's newest open chat
+ *   support_slots, support_claims, support_visitor          who owns what (support-routing.ts)
  *   support_seen  { _id: uid, ts }                          a visitor's last traffic
  *   support_meta  { _id: 'alive', ts }                      the broker's heartbeat
  *   canned        { _id: id, ...CannedReply }
  *
  * An open chat is one document, so opening, moving (re-queued) and closing it are each one
- * single-document write: the FIFO list and the visitor lookup can never disagree, and a late
+ * single-document write; the visitor's place is freed only by the chat holding it, so a late
  * second close of an old chat cannot hide a visitor's newer one. [IM-SUPPORT-OPEN] [IM-SUPPORT-CLOSE]
  *
  * Writes of one document go through a per-key lock, so inside this broker they land in the order
@@ -22,10 +22,12 @@
 import type { Collection, Db } from 'mongodb'
 import type { AgentState, Conversation } from '../../../shared/protocol.js'
 import { KeyedLock } from '../../lib/keyed-lock.js'
-import type { CannedReply, SupportStore } from '../ports.js'
-import { replaceOrInsert } from './connect.js'
+import type { AgentPatch, AgentRecord, CannedReply, SupportStore } from '../ports.js'
+import { withSlots } from '../support-records.js'
+import { isDuplicateKey, replaceOrInsert } from './connect.js'
+import { MongoSupportRouting } from './support-routing.js'
 
-type AgentDoc = AgentState & { _id: string }
+type AgentDoc = AgentRecord & { _id: string }
 type CannedDoc = CannedReply & { _id: string }
 interface OpenDoc { _id: string, queuedAt: number, site: string, visitor: string, createdAt: number }
 interface TimeDoc { _id: string, ts: number }
@@ -40,8 +42,10 @@ export class MongoSupportStore implements SupportStore {
   readonly #meta: Collection<TimeDoc>
   readonly #canned: Collection<CannedDoc>
   readonly #lock = new KeyedLock()
+  readonly #routing: MongoSupportRouting
 
   constructor (db: Db) {
+    this.#routing = new MongoSupportRouting(db)
     this.#agents = db.collection<AgentDoc>('agents')
     this.#open = db.collection<OpenDoc>('support_open')
     this.#seen = db.collection<TimeDoc>('support_seen')
@@ -57,22 +61,58 @@ export class MongoSupportStore implements SupportStore {
 
   async ensureIndexes (): Promise<void> {
     await this.#open.createIndex({ queuedAt: 1, _id: 1 }, { name: 'fifo' })
-    await this.#open.createIndex({ site: 1, visitor: 1, createdAt: -1 }, { name: 'by_visitor' })
+    await this.#routing.ensureIndexes()
   }
 
-  // ---- agents ----
+  // ---- agents and their slots ----
 
   async getAgent (uid: string): Promise<AgentState | undefined> {
-    return await this.#agents.findOne<AgentState>({ _id: uid }, withoutId) ?? undefined
+    const record = await this.#agents.findOne<AgentRecord>({ _id: uid }, withoutId)
+    return record ? withSlots(record, await this.#routing.slotsOf(uid)) : undefined
   }
 
-  async putAgent (agent: AgentState): Promise<void> {
-    await this.#lock.run(`agent:${agent.uid}`, async () => { await replaceOrInsert(this.#agents, { _id: agent.uid, ...agent }) })
+  async putAgent (agent: AgentRecord): Promise<void> {
+    const { active: _active, ...record } = agent as AgentState
+    await this.#lock.run(`agent:${agent.uid}`, async () => { await replaceOrInsert(this.#agents, { _id: agent.uid, ...record }) })
+  }
+
+  async patchAgent (uid: string, patch: AgentPatch, create?: AgentRecord): Promise<void> {
+    const $set: Record<string, unknown> = {}
+    const $unset: Record<string, ''> = {}
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) $unset[key] = ''
+      else if (value !== undefined) $set[key] = value
+    }
+    const $setOnInsert: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(create ?? {})) if (!(key in $set) && !(key in $unset) && key !== 'active') $setOnInsert[key] = value
+    const update = { ...(Object.keys($set).length > 0 ? { $set } : {}), ...(Object.keys($unset).length > 0 ? { $unset } : {}), ...(create ? { $setOnInsert } : {}) }
+    if (Object.keys(update).length === 0) return
+    await this.#lock.run(`agent:${uid}`, async () => {
+      try {
+        await this.#agents.updateOne({ _id: uid }, update, { upsert: create !== undefined })
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err // another node created it first: change that one
+        await this.#agents.updateOne({ _id: uid }, update)
+      }
+    })
   }
 
   async listAgents (): Promise<AgentState[]> {
-    return await this.#agents.find<AgentState>({}, withoutId).sort({ _id: 1 }).toArray()
+    const [records, slots] = await Promise.all([this.#agents.find<AgentRecord>({}, withoutId).sort({ _id: 1 }).toArray(), this.#routing.slotsOf()])
+    return records.map((record) => withSlots(record, slots.filter((slot) => slot.uid === record.uid)))
   }
+
+  async takeSlot (uid: string, cid: string, capacity: number, at: number): Promise<boolean> { return await this.#routing.takeSlot(uid, cid, capacity, at) }
+  async releaseSlot (uid: string, cid: string): Promise<void> { await this.#routing.releaseSlot(uid, cid) }
+
+  // ---- who owns a chat, and visitors' places ----
+
+  async claim (cid: string, agent: string, at: number): Promise<boolean> { return await this.#routing.claim(cid, agent, at) }
+  async moveClaim (cid: string, from: string, to: string, at: number): Promise<boolean> { return await this.#routing.moveClaim(cid, from, to, at) }
+  async unclaim (cid: string, agent?: string): Promise<void> { await this.#routing.unclaim(cid, agent) }
+  async claimOf (cid: string): Promise<{ agent: string, at: number } | undefined> { return await this.#routing.claimOf(cid) }
+  async reserveVisitor (site: string, visitor: string, cid: string): Promise<string> { return await this.#routing.reserveVisitor(site, visitor, cid) }
+  async releaseVisitor (site: string, visitor: string, cid: string): Promise<void> { await this.#routing.releaseVisitor(site, visitor, cid) }
 
   // ---- the open index ----
 
@@ -83,10 +123,12 @@ export class MongoSupportStore implements SupportStore {
     await this.#lock.run(`open:${cid}`, async () => {
       if (support.state === 'closed') {
         await this.#open.deleteOne({ _id: cid })
+        await this.#routing.releaseVisitor(support.site, support.visitor, cid)
         return
       }
       // waiting or active: listed at its queuedAt, which a re-queue moves
       await replaceOrInsert(this.#open, { _id: cid, queuedAt: support.queuedAt, site: support.site, visitor: support.visitor, createdAt: conv.createdAt })
+      await this.#routing.reserveVisitor(support.site, support.visitor, cid)
     })
   }
 
@@ -96,9 +138,7 @@ export class MongoSupportStore implements SupportStore {
   }
 
   async openFor (site: string, visitor: string): Promise<string | undefined> {
-    // one open chat per visitor and site is the desk's rule; should two be open, the newest counts
-    const open = await this.#open.find({ site, visitor }, { projection: { _id: 1 } }).sort({ createdAt: -1, _id: -1 }).limit(1).next()
-    return open?._id
+    return await this.#routing.placeOf(site, visitor)
   }
 
   // ---- visitors' last traffic and the broker's heartbeat: the newest write wins ----
