@@ -25,6 +25,9 @@ import type { Logger } from '../ops/logger.js'
 import type { ConversationStore, MessageStore, SupportStore } from '../store/ports.js'
 import type { SupportDesk } from './desk.js'
 
+/** how often the leader looks for claims and slots left by a node that died mid-assignment */
+const RECONCILE_EVERY_MS = 10_000
+
 export interface IdleReleaseDeps {
   aedes: Aedes
   whoIs: (client: Client) => { uid?: string, role?: Role } | undefined
@@ -53,6 +56,7 @@ export class IdleRelease {
   readonly #persistEveryMs: number
   readonly #sweepEveryMs: number
   #timer: NodeJS.Timeout | undefined
+  #reconciledAt = 0
   #sweeping: Promise<void> = Promise.resolve()
 
   constructor (deps: IdleReleaseDeps) {
@@ -86,7 +90,7 @@ export class IdleRelease {
       this.#deps.log.info({ downtimeMs: downtime }, 'support countdowns resumed after downtime')
     }
     if (this.#deps.sweepsHere()) await this.#deps.support.setAliveAt(now)
-    await this.#deps.desk.reconcile()
+    await this.#reconcile(now)
     this.#timer = setInterval(() => { void this.sweep() }, this.#sweepEveryMs)
     this.#timer.unref()
   }
@@ -106,7 +110,7 @@ export class IdleRelease {
     if (!this.#deps.sweepsHere()) return
     const now = this.#deps.now()
     await this.#deps.support.setAliveAt(now)
-    await this.#deps.desk.reconcile()
+    if (now - this.#reconciledAt >= RECONCILE_EVERY_MS) await this.#reconcile(now)
     for (const conv of await this.#open()) {
       const support = conv.support!
       const seen = await this.#lastSeen(support.visitor, support.queuedAt)
@@ -143,6 +147,12 @@ export class IdleRelease {
         for (const cid of agent.active) await this.#deps.desk.transfer({ uid: agent.uid, role: 'agent' }, cid)
       }
     }
+  }
+
+  /** Claims and slots a dead node left behind are freed (they block nothing but the chats they name). */
+  async #reconcile (now: number): Promise<void> {
+    this.#reconciledAt = now
+    await this.#deps.desk.reconcile()
   }
 
   /** When the visitor last showed traffic: in memory while connected here, else as stored. */
