@@ -201,6 +201,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     // Several nodes: leases in the store say which are alive; the oldest runs the timers.
     const membership = new Membership({
       store: backend.nodes, node: broker.id, leaseMs: config.NODE_LEASE_MS, alone: emitter.kind === 'single', now, log: log.child({ part: 'cluster' }),
+      onBeat: (nodes, leader) => { metrics.clusterNodes.set(nodes); metrics.clusterLeader.set(leader ? 1 : 0) },
       onNodeDead: async (node) => {
         presence.nodeGone(await backend.nodes.presentOn(node))
         await sessions?.nodeGone(node)
@@ -245,7 +246,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       support: { desk, store: supportStore, conversations: imStores.conversations },
       health: async () => {
         const [store, routing] = await Promise.all([backend.health(), emitter.health()])
-        return { ok: !broker.closed && store.ok && routing.ok, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients, store, cluster: routing }
+        return { ok: !broker.closed && store.ok && routing.ok, uptimeSeconds: Math.round((Date.now() - started) / 1000), clients: broker.connectedClients, store, cluster: { ...routing, node: membership.node, nodes: membership.liveCount, leader: membership.isLeader() } }
       }
     }
     const httpOptions = { maxHeaderBytes: config.HTTP_MAX_HEADER_BYTES, maxBodyBytes: config.HTTP_MAX_BODY_BYTES, corsOrigins: config.CORS_ORIGINS, trustProxy, ...(config.METRICS_TOKEN ? { metricsToken: config.METRICS_TOKEN } : {}) }

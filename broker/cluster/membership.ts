@@ -29,6 +29,8 @@ export interface MembershipDeps {
   log: Logger
   /** run by the leader for each dead node, before the node is forgotten */
   onNodeDead: (node: string) => Promise<void>
+  /** after each beat: the live nodes seen, and whether this one leads */
+  onBeat?: (liveNodes: number, leader: boolean) => void
 }
 
 export class Membership {
@@ -52,6 +54,9 @@ export class Membership {
 
   /** Whether this node runs the cluster's timers now. */
   isLeader (): boolean { return this.#leader }
+
+  /** How many nodes held a live lease at the last beat, this one included. */
+  get liveCount (): number { return this.#live.size }
 
   /** Whether `node` held a live lease at the last beat. */
   isLive (node: string): boolean { return this.#live.has(node) }
@@ -92,6 +97,7 @@ export class Membership {
     const wasLeader = this.#leader
     this.#leader = [self, ...live].sort((a, b) => a.startedAt - b.startedAt || (a.node < b.node ? -1 : 1))[0]!.node === self.node
     if (this.#leader && !wasLeader) this.#deps.log.info({ node: self.node, nodes: this.#live.size }, 'this node now runs the cluster timers')
+    this.#deps.onBeat?.(this.#live.size, this.#leader)
     if (!this.#leader) return
     for (const node of dead) {
       this.#deps.log.info({ node: node.node, leaseEndedMsAgo: now - node.expiresAt }, 'broker node gone: its connections go offline')

@@ -34,7 +34,8 @@ import { opsRoutes } from './routes/ops.js'
  * `store`: the database the broker keeps its state in, and whether it answers now. `cluster`: how
  * messages reach the other broker nodes (`single`: there are none), and whether they do now.
  */
-export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number, store: StoreHealth, cluster: ClusterHealth }
+/** `cluster` also names this node, how many live nodes it sees, and whether it runs the cluster's timers. */
+export interface HealthStatus { ok: boolean, uptimeSeconds: number, clients: number, store: StoreHealth, cluster: ClusterHealth & { node: string, nodes: number, leader: boolean } }
 
 export interface HttpDeps {
   principals: PrincipalService

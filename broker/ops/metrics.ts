@@ -26,6 +26,8 @@ export function createMetrics () {
     sessionsExpired: new Counter({ name: 'mqtt_sessions_expired_total', help: 'Persistent sessions dropped after going unused for their expiry, by role', labelNames: ['role'] as const, registers: [registry] }),
     sessionsStored: new Gauge({ name: 'mqtt_sessions_stored', help: 'Persistent sessions kept (online and offline), as of the last sweep', registers: [registry] }),
     rateLimited: new Counter({ name: 'im_rate_limited_total', help: 'Requests, commands and CONNECTs refused by a rate limit, by limit', labelNames: ['limit'] as const, registers: [registry] }),
+    clusterNodes: new Gauge({ name: 'mqtt_cluster_nodes', help: 'Broker nodes with a live lease, as this node saw them at its last beat (1 alone)', registers: [registry] }),
+    clusterLeader: new Gauge({ name: 'mqtt_cluster_leader', help: '1 while this node runs the cluster timers (idle release, agent away, session expiry), else 0', registers: [registry] }),
     httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] })
   }
   return m

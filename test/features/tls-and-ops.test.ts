@@ -61,7 +61,7 @@ describe('TLS listeners, health and metrics', () => {
     assert.equal(health.body.ok, true)
     assert.equal(typeof health.body.clients, 'number')
     assert.deepEqual(health.body.store, { kind: 'level', ok: true })
-    assert.deepEqual(health.body.cluster, { kind: 'single', ok: true })
+    assert.deepEqual(health.body.cluster, { kind: 'single', ok: true, node: broker.server.aedes.id, nodes: 1, leader: true })
   })
 
   it('counts connections, messages, auth failures and ACL denials in /metrics', async () => {
