@@ -15,6 +15,8 @@ declare module 'aedes-persistence-level/asyncPersistence.js' {
     subscriptionsByClient (client: { id: string }): Promise<Array<{ topic: string, qos: number }>>
     cleanSubscriptions (client: { id: string }): Promise<void>
     cleanIncoming (client: { id: string }): Promise<void>
+    putWill (client: { id: string }, packet: object): Promise<void>
+    getWill (client: { id: string }): Promise<unknown>
     delWill (client: { id: string }): Promise<unknown>
     storeRetained (packet: { topic: string, payload: Buffer, retain: boolean, qos: number, cmd: 'publish' }): Promise<void>
     destroy (): Promise<void>

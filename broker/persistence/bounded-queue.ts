@@ -21,6 +21,7 @@ import { encodeQueued, encodeSent, indexKey, outgoingIdKey, outgoingKey, type Qu
 import { retainedFor, retainedOutside } from './retained-lookup.js'
 import type { ResumeGate } from './resume-gate.js'
 import { writeBatchOf, type WriteBatch } from '../store/level/write-batch.js'
+import { WillKeeper, type WillClient } from './will-keeper.js'
 
 type Sublevel = AbstractSublevel<RootDb, string | Buffer | Uint8Array, string, string>
 
@@ -46,6 +47,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
   readonly #inflight = new InflightIds<QueuedPacket>()
   readonly #sent = new SentIds()
   readonly #batch: WriteBatch
+  readonly #wills = new WillKeeper()
 
   constructor (root: RootDb, options: BoundedQueueOptions) {
     const mqtt = root.sublevel<string, string>('mqtt', {})
@@ -54,6 +56,23 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     this.#index = root.sublevel<string, string>('mqtt-queue', {})
     this.#options = options
     this.#batch = writeBatchOf(root)
+  }
+
+  /** (will-keeper.ts) */
+  override async putWill (client: WillClient, packet: object): Promise<void> {
+    await this.#wills.put(client, async () => { await super.putWill(client, packet) })
+  }
+
+  /**
+   * Not a will that a connection that took the client id over stored since, nor one another
+   * broker stored (will-keeper.ts); else as aedes-persistence-level: the will deleted, if any.
+   */
+  override async delWill (client: WillClient): Promise<unknown> {
+    return await this.#wills.del(client, async () => {
+      const stored = client.brokerId === undefined ? undefined : await super.getWill(client) as { brokerId?: string } | undefined
+      if (stored !== undefined && stored.brokerId !== client.brokerId) return undefined
+      return await super.delWill(client)
+    })
   }
 
   /** Online persistent clients: always queued (aedes delivers it at once). */

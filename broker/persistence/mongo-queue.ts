@@ -14,9 +14,9 @@
  *   lookup that does not read the whole collection — and one message queued twice for a client
  *   is stored once. `queuedAt` is the enqueue time. A queue streams in (brokerId, counter) order
  *   on aedes-persistence-mongodb's index: broker ids are time-ordered [IM-Q-4].
- * - `subscriptions`, `incoming`, `will`: aedes-persistence-mongodb's own documents; it indexes
- *   neither `subscriptions` nor `will`, read by client id at every CONNECT: we do.
- * - `retained`: mongo-retained.ts.
+ * - `subscriptions`, `incoming`: aedes-persistence-mongodb's own documents; it does not index
+ *   `subscriptions`, read by client id at every CONNECT: we do.
+ * - `will`: mongo-wills.ts; `retained`: mongo-retained.ts.
  * The count per client is kept in memory, counted the first time a client is touched. With several
  * broker nodes on one database, a node counts what it queues and what it delivers, not what the
  * others do: a queue this node filled and another emptied (its client went to that node) still
@@ -29,18 +29,18 @@ import Packet from 'aedes-packet'
 import AsyncMongoPersistence from 'aedes-persistence-mongodb/asyncPersistence.js'
 import type { Collection, Db } from 'mongodb'
 import { KeyedLock } from '../lib/keyed-lock.js'
-import { replaceOrInsert } from '../store/mongo/connect.js'
 import type { BoundedQueueOptions } from './bounded-queue.js'
 import { subscriptionsForTopic } from './dollar-topics.js'
 import { InflightIds, SentIds } from './inflight-ids.js'
 import { TurnInserts } from './mongo-inserts.js'
 import { MongoRetained, type RetainedDoc, type RetainedPacket } from './mongo-retained.js'
+import { MongoWills, type WillDoc, type WillPacket } from './mongo-wills.js'
 import { indexKey, type QueuedPacket } from './queue-keys.js'
 import { PendingWrites } from './pending-writes.js'
+import type { WillClient } from './will-keeper.js'
 
 type StoredPacket = QueuedPacket & { cmd?: string }
 interface OutgoingDoc { _id: string, clientId: string, packet: StoredPacket, queuedAt?: number }
-interface WillDoc { _id: string, clientId: string, packet: object }
 type Sub = { topic: string, qos: number }
 /** `n`: the messages queued for a client as this node knows it, inserts under way included. */
 /** `writing`: inserts under way; `started`: inserts ever started (to count those begun during a recount) */
@@ -55,7 +55,7 @@ const RECOUNT_FULL_MS = 1000
 export class BoundedMongoPersistence extends AsyncMongoPersistence {
   readonly #db: Db
   readonly #outgoing: Collection<OutgoingDoc>
-  readonly #will: Collection<WillDoc>
+  readonly #wills: MongoWills
   readonly #retained: MongoRetained
   readonly #options: BoundedQueueOptions
   readonly #counts = new Map<string, Promise<QueueCount>>()
@@ -76,7 +76,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     super({ db })
     this.#db = db
     this.#outgoing = db.collection<OutgoingDoc>('outgoing')
-    this.#will = db.collection<WillDoc>('will')
+    this.#wills = new MongoWills(db.collection<WillDoc>('will'))
     this.#retained = new MongoRetained(db.collection<RetainedDoc>('retained'))
     this.#options = options
     this.#inserts = new TurnInserts(this.#outgoing)
@@ -92,7 +92,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     await super.setup(broker)
     await Promise.all([
       this.#db.collection('subscriptions').createIndex({ clientId: 1, topic: 1 }, { name: 'query_clientId_topic', unique: true }),
-      this.#will.createIndex({ clientId: 1 }, { name: 'query_clientId' })
+      this.#wills.createIndexes()
     ])
   }
 
@@ -120,15 +120,14 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     await this.#subscriptionWrites.run(client.id, async () => { await super.removeSubscriptions(client, topics) })
   }
 
-  /**
-   * One will per client, as aedes-persistence-level keys it: aedes-persistence-mongodb inserts
-   * one more document each time, so a CONNECT racing another of the same client id could leave
-   * two, and the one left over be published after the next restart.
-   */
-  override async putWill (client: { id: string }, packet: { clientId?: string, brokerId?: string }): Promise<void> {
-    packet.clientId = client.id
-    packet.brokerId = this.broker?.id
-    await replaceOrInsert(this.#will, { _id: client.id, clientId: client.id, packet })
+  /** One will per client (mongo-wills.ts). */
+  override async putWill (client: WillClient, packet: WillPacket): Promise<void> {
+    await this.#wills.put(client, packet, this.broker?.id)
+  }
+
+  /** Not a will that another node, or a connection that took the client id over, stored since (will-keeper.ts). */
+  override async delWill (client: WillClient): Promise<unknown> {
+    return await this.#wills.del(client)
   }
 
   /** Online persistent clients: always queued (aedes delivers it at once). */
@@ -256,7 +255,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     this.#inflight.forget(clientId)
     this.#sent.forget(clientId)
     await this.cleanIncoming({ id: clientId })
-    await this.#will.deleteMany({ clientId })
+    await this.#wills.drop(clientId)
   }
 
   /** The client ids that have subscriptions or queued messages stored (sessions kept from earlier runs). */

@@ -13,6 +13,7 @@ import { Duplex } from 'node:stream'
 import { replaceDeepFilters } from './deep-filters.js'
 import { TurnWriter } from './turn-writer.js'
 import { checkPacket, type PacketLimits, type PacketProblem } from './packet-check.js'
+import { readFixedHeader } from './packet-reader.js'
 
 export type GuardRefusal = PacketProblem | 'too-large' | 'bad-length' | 'filter-too-many-levels'
 
@@ -130,18 +131,4 @@ class Spans {
     if (this.#parts.length === 0) return this.buf.subarray(0, end)
     return Buffer.concat([...this.#parts, this.buf.subarray(this.#copiedTo, end)])
   }
-}
-
-/** Fixed header: 1 type byte + 1–4 bytes of remaining length. `null` = need more bytes. */
-function readFixedHeader (buf: Buffer, offset: number): { headerLength: number, remainingLength: number } | 'bad-length' | null {
-  let multiplier = 1
-  let value = 0
-  for (let i = 1; i <= 4; i++) {
-    if (offset + i >= buf.length) return null
-    const byte = buf[offset + i] as number
-    value += (byte & 0x7f) * multiplier
-    if ((byte & 0x80) === 0) return { headerLength: i + 1, remainingLength: value }
-    multiplier *= 128
-  }
-  return 'bad-length' // a fifth length byte is malformed [MQTT-2.2.3]
 }

@@ -46,3 +46,17 @@ export function topicLevels (topic: string): number {
   for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 0x2f) levels++
   return levels
 }
+
+/** Fixed header: 1 type byte + 1–4 bytes of remaining length. `null` = need more bytes. */
+export function readFixedHeader (buf: Buffer, offset: number): { headerLength: number, remainingLength: number } | 'bad-length' | null {
+  let multiplier = 1
+  let value = 0
+  for (let i = 1; i <= 4; i++) {
+    if (offset + i >= buf.length) return null
+    const byte = buf[offset + i] as number
+    value += (byte & 0x7f) * multiplier
+    if ((byte & 0x80) === 0) return { headerLength: i + 1, remainingLength: value }
+    multiplier *= 128
+  }
+  return 'bad-length' // a fifth length byte is malformed [MQTT-2.2.3]
+}

@@ -9,12 +9,25 @@
  * The callbacks are answered at once while the connection takes data, and held while it pushes
  * back (until 'drain'), so aedes sees the same backpressure as before.
  *
+ * CONNACK goes first [MQTT-3.2.0-1]. aedes 1.2 restores a persistent session's subscriptions
+ * before it writes the CONNACK (lib/handlers/connect.js: `restoreSubs`, then `storeWill`,
+ * `registerClient`, `cleanIncoming`, `doConnack`), so a message published meanwhile is delivered
+ * — and written — before it. What aedes writes before its CONNACK is held here, and goes right
+ * after the CONNACK, in the order it was written; a refusing CONNACK goes alone [MQTT-3.2.2-5],
+ * and a connection that closes without one sends none of it. The callbacks of held bytes are
+ * answered at once: the CONNACK reaches this writer only once they are (the stream hands over
+ * its writes one batch at a time), and the wait is the few store round trips of a CONNECT.
+ *
  * It also sets the Session Present flag of the CONNACK when the broker's session records know a
  * session aedes does not (one without subscriptions) [MQTT-3.2.2-2].
  */
 import type { Duplex } from 'node:stream'
+import { readFixedHeader } from './packet-reader.js'
 
 type Callback = (err?: Error | null) => void
+
+const CONNACK = 0x20
+const NOTHING = Buffer.alloc(0)
 
 export class TurnWriter {
   readonly #raw: Duplex
@@ -22,7 +35,10 @@ export class TurnWriter {
   #scheduled = false
   #blocked = false
   #held: Callback[] = []
-  #first = true
+  /** 'awaiting': no CONNACK written yet; 'refused': a refusing one was, nothing more goes */
+  #connack: 'awaiting' | 'accepted' | 'refused' = 'awaiting'
+  /** what aedes wrote before its CONNACK */
+  #early: Buffer = NOTHING
   #sessionPresent = false
 
   constructor (raw: Duplex) {
@@ -55,19 +71,27 @@ export class TurnWriter {
    * go: it is written, then the connection is destroyed; after an error, at once.
    */
   close (err: Error | null): void {
-    const last = this.#take()
+    const last = this.#ready()
     if (err || last === undefined || this.#raw.destroyed || !this.#raw.writable) {
       this.#raw.destroy(err ?? undefined)
       return
     }
-    this.#raw.end(this.#fixConnack(last), () => { this.#raw.destroy() })
+    this.#raw.end(last, () => { this.#raw.destroy() })
   }
 
   #flush (): void {
     this.#scheduled = false
-    const data = this.#take()
+    const data = this.#ready()
     if (data === undefined || this.#raw.destroyed) return
-    if (!this.#raw.write(this.#fixConnack(data))) this.#blocked = true
+    if (!this.#raw.write(data)) this.#blocked = true
+  }
+
+  /** What may be written now of what aedes wrote, or `undefined`. */
+  #ready (): Buffer | undefined {
+    const data = this.#take()
+    if (this.#connack === 'accepted' || data === undefined) return data
+    if (this.#connack === 'refused') return undefined
+    return this.#connackFirst(data)
   }
 
   #take (): Buffer | undefined {
@@ -84,13 +108,48 @@ export class TurnWriter {
     for (const cb of held) cb()
   }
 
-  /** The first bytes written are aedes' CONNACK: 0x20, length 2, flags, return code (0 = accepted). */
-  #fixConnack (bytes: Buffer): Buffer {
-    if (!this.#first) return bytes
-    this.#first = false
-    if (!this.#sessionPresent || bytes.length < 4 || bytes[0] !== 0x20 || bytes[1] !== 0x02 || bytes[3] !== 0x00 || bytes[2] === 0x01) return bytes
-    const fixed = Buffer.from(bytes)
+  /**
+   * Before the CONNACK: holds `data` until the CONNACK is among it, then gives the CONNACK, what
+   * was written before it and what was written after it, in that order. aedes writes whole
+   * packets (mqtt-packet corks a packet's chunks until the next tick, before this turn's flush).
+   */
+  #connackFirst (data: Buffer): Buffer | undefined {
+    const bytes = this.#early.length === 0 ? data : Buffer.concat([this.#early, data])
+    const at = findConnack(bytes)
+    if (at === undefined) {
+      this.#early = bytes
+      return undefined
+    }
+    this.#early = NOTHING
+    const connack = this.#fixConnack(bytes.subarray(at.start, at.end))
+    if (connack[3] !== 0x00) {
+      this.#connack = 'refused' // the connection closes; nothing held goes [MQTT-3.2.2-5]
+      return connack
+    }
+    this.#connack = 'accepted'
+    if (at.start === 0) return at.end === bytes.length ? connack : Buffer.concat([connack, bytes.subarray(at.end)])
+    return Buffer.concat([connack, bytes.subarray(0, at.start), bytes.subarray(at.end)])
+  }
+
+  /** aedes' CONNACK: 0x20, length 2, flags, return code (0 = accepted). */
+  #fixConnack (connack: Buffer): Buffer {
+    if (!this.#sessionPresent || connack.length !== 4 || connack[1] !== 0x02 || connack[3] !== 0x00 || connack[2] === 0x01) return connack
+    const fixed = Buffer.from(connack)
     fixed[2] = 0x01
     return fixed
   }
+}
+
+/** Where the CONNACK is among whole packets, if it is. */
+function findConnack (bytes: Buffer): { start: number, end: number } | undefined {
+  let offset = 0
+  while (offset < bytes.length) {
+    const header = readFixedHeader(bytes, offset)
+    if (header === null || header === 'bad-length') return undefined
+    const end = offset + header.headerLength + header.remainingLength
+    if (end > bytes.length) return undefined
+    if (bytes[offset] === CONNACK) return { start: offset, end }
+    offset = end
+  }
+  return undefined
 }

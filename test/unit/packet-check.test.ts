@@ -173,13 +173,15 @@ describe('the packet guard', () => {
   it('hands everything written in one event-loop turn to the connection as one write [IM-PERF-4]', async () => {
     const { raw, writes } = recorder()
     const guarded = guardConnection(raw, { maxPacketBytes: 1024, maxTopicLevels: 100, onRefuse: () => undefined })
+    const connack = { cmd: 'connack', returnCode: 0, sessionPresent: false } as const
     const publish = { cmd: 'publish', topic: 'a/b', payload: Buffer.from('hello'), qos: 1, messageId: 3, retain: false, dup: false } as const
+    mqttPacket.writeToStream(connack, guarded) // nothing goes before it (turn-writer.test.ts)
     mqttPacket.writeToStream(publish, guarded) // 5–6 chunks, corked until the next tick
     // …and a packet written from a setImmediate of the same turn, as aedes delivers each message
     setImmediate(() => { mqttPacket.writeToStream({ cmd: 'pingresp' }, guarded) })
     await new Promise((resolve) => setTimeout(resolve, 20))
     assert.equal(writes.length, 1)
-    assert.deepEqual(writes[0], Buffer.concat([mqttPacket.generate(publish), Buffer.from([0xd0, 0x00])]))
+    assert.deepEqual(writes[0], Buffer.concat([mqttPacket.generate(connack), mqttPacket.generate(publish), Buffer.from([0xd0, 0x00])]))
   })
 
   it('answers CONNACK 0x01 to a first CONNECT of an unsupported level, then closes [MQTT-3.1.2-2]', async () => {
