@@ -22,6 +22,7 @@ import { isValidFilter } from './acl/topic-filter.js'
 import { resolveJwtSecret } from './auth/jwt-secret.js'
 import { TokenService } from './auth/tokens.js'
 import { Membership, presenceDirectory } from './cluster/membership.js'
+import { SubscriptionResync } from './cluster/subscription-resync.js'
 import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
 import type { Config } from './config/schema.js'
 import { HookAdapter } from './hooks/adapt.js'
@@ -176,6 +177,13 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       ...adapter.aedesOptions()
     })
     aedes = broker
+    if (emitter.mq && 'storedSubscriptions' in persistence) {
+      // after a Redis outage, the subscriptions stored meanwhile reach every node's queueing index
+      const mq = emitter.mq
+      const resync = new SubscriptionResync({ aedes: broker, stored: () => persistence.storedSubscriptions(), emitHere: (packet) => { mq.emitHere(packet) }, log: log.child({ part: 'cluster' }) })
+      await resync.start()
+      emitter.onBack(() => { void resync.redisBack() })
+    }
     await countRetained(persistence, retained)
     // PUBACK only once the offline queues hold the message [IM-Q-5]; IM commands are not routed
     ackAfterStore(broker, (topic) => topic.endsWith('/out') && parseImTopic(topic)?.kind === 'outbox')

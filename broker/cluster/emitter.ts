@@ -30,6 +30,8 @@ export interface ClusterEmitter {
   readonly mq: RedisMq | undefined
   /** for `GET /healthz`: whether messages reach the other nodes now */
   health (): Promise<ClusterHealth>
+  /** `listener` runs each time Redis is back after an outage */
+  onBack (listener: () => void): void
   /** after aedes has closed (aedes closes its `mq` itself; this makes sure) */
   close (): Promise<void>
 }
@@ -48,6 +50,7 @@ const single: ClusterEmitter = {
   kind: 'single',
   mq: undefined,
   health: async () => ({ kind: 'single', ok: true }),
+  onBack: () => {},
   close: async () => {}
 }
 
@@ -80,6 +83,7 @@ export async function openClusterEmitter (config: Pick<Config, 'CLUSTER_REDIS_UR
     kind: 'redis',
     mq,
     health: async () => await link.health(),
+    onBack: (listener) => { link.onBack(listener) },
     close: async () => {
       await new Promise<void>((resolve) => { mq.close(resolve) })
       link.stop()
@@ -111,8 +115,10 @@ class RedisLink {
   readonly #log: Logger
   #lastError: string | undefined
   #up = false
+  #everUp = false
   #stopped = false
   #localOnly = 0
+  readonly #onBack: Array<() => void> = []
 
   constructor (redis: ReturnType<typeof describeRedisUrl>, conns: Redis[], log: Logger) {
     this.#redis = redis
@@ -176,6 +182,10 @@ class RedisLink {
     this.#stopped = true
   }
 
+  onBack (listener: () => void): void {
+    this.#onBack.push(listener)
+  }
+
   #ready (): boolean {
     return this.#conns.every((conn) => conn.status === 'ready')
   }
@@ -190,6 +200,9 @@ class RedisLink {
       }
       this.#localOnly = 0
       this.#lastError = undefined
+      const back = this.#everUp // up before, then down: an outage ends
+      this.#everUp = true
+      if (back) for (const listener of this.#onBack) listener()
     } else {
       this.#log.warn({ redis: this.#redis.where, err: this.#lastError }, 'cluster: lost Redis; reconnecting — meanwhile messages reach this node\'s clients only')
     }

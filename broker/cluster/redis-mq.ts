@@ -99,6 +99,11 @@ export class RedisMq extends MqEmitterRedis {
     })
   }
 
+  /** Delivers to this node's listeners only, on purpose (subscription-resync.ts). */
+  emitHere (packet: MqPacket): void {
+    this._emit(packet)
+  }
+
   override on (topic: string, listener: Listener, done?: () => void): this {
     if (done === undefined || this.#sub.status === 'ready') return super.on(topic, listener, done)
     super.on(topic, listener)

@@ -12,8 +12,9 @@
  *   The `_id` is ours, `{client}:{brokerId}:{counter}` (queue-keys.ts `indexKey`), so a PUBACK,
  *   an expiry or a sent id finds the document by `_id` without a query — on FerretDB the only
  *   lookup that does not read the whole collection — and one message queued twice for a client
- *   is stored once. `queuedAt` is the enqueue time. A queue streams in (brokerId, counter) order
- *   on aedes-persistence-mongodb's index: broker ids are time-ordered [IM-Q-4].
+ *   is stored once. `queuedAt` is the enqueue time (non-decreasing on each node). A queue streams
+ *   in arrival order across nodes, each node's messages in its counter order (queue-order.ts)
+ *   [IM-Q-4]; it is bounded, so it is read whole first.
  * - `subscriptions`, `incoming`: aedes-persistence-mongodb's own documents; it does not index
  *   `subscriptions`, read by client id at every CONNECT: we do.
  * - `will`: mongo-wills.ts; `retained`: mongo-retained.ts.
@@ -31,6 +32,7 @@ import type { Collection, Db } from 'mongodb'
 import { KeyedLock } from '../lib/keyed-lock.js'
 import type { BoundedQueueOptions } from './bounded-queue.js'
 import { subscriptionsForTopic } from './dollar-topics.js'
+import { arrivalOrder } from './queue-order.js'
 import { InflightIds, SentIds } from './inflight-ids.js'
 import { TurnInserts } from './mongo-inserts.js'
 import { MongoRetained, type RetainedDoc, type RetainedPacket } from './mongo-retained.js'
@@ -48,7 +50,6 @@ interface QueueCount { n: number, writing: number, started: number, fullAt: numb
 
 /** payloads come back as Buffers, not BSON Binary */
 const READ = { promoteBuffers: true } as const
-const QUEUE_ORDER = { 'packet.brokerId': 1, 'packet.brokerCounter': 1 } as const
 /** a queue found full by counting is not counted again for this long */
 const RECOUNT_FULL_MS = 1000
 
@@ -70,6 +71,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
   /** a client's subscription writes, one at a time; the write of a SUBSCRIBE's list of filters */
   readonly #subscriptionWrites = new KeyedLock()
   readonly #subscribing = new WeakMap<Sub[], Promise<void>>()
+  #lastQueuedAt = 0
 
   /** `db`: the broker's own, one driver and pool for everything (aedes-persistence-mongodb then leaves it open). */
   constructor (db: Db, options: BoundedQueueOptions) {
@@ -267,11 +269,16 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     return new Set<string>([...subscribed, ...queued])
   }
 
+  /** Every stored subscription (the cluster's index check after a Redis outage, cluster/subscription-resync.ts). */
+  async * storedSubscriptions (): AsyncIterable<{ clientId: string, topic: string, qos: number }> {
+    yield * this.#db.collection<{ clientId: string, topic: string, qos: number }>('subscriptions').find({}, { projection: { _id: 0, clientId: 1, topic: 1, qos: 1 } })
+  }
+
   /** The stored queue as it streams, without what expired while it waited. */
   async * #fresh (clientId: string): AsyncGenerator<QueuedPacket> {
     await this.#clearing.settled(clientId) // what the last connection acknowledged is gone
     const now = this.#options.now()
-    for await (const doc of this.#outgoing.find({ clientId }, READ).sort(QUEUE_ORDER)) {
+    for (const doc of arrivalOrder(await this.#outgoing.find({ clientId }, READ).toArray())) {
       if (doc.queuedAt !== undefined && now - doc.queuedAt > this.#options.maxAgeMs) {
         if (await this.#remove(clientId, doc._id)) this.#options.onDrop(clientId, 'expired', doc.packet.topic)
         continue
@@ -291,7 +298,9 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     try {
       // stored as aedes-persistence-mongodb stores it: `new Packet(packet)`
       const stored = new Packet(packet) as unknown as StoredPacket
-      await this.#inserts.insert({ _id: indexKey(clientId, packet), clientId, packet: stored, queuedAt: this.#options.now() })
+      // never back in time on this node: a queue's order among one node's messages follows their enqueue
+      this.#lastQueuedAt = Math.max(this.#lastQueuedAt, this.#options.now())
+      await this.#inserts.insert({ _id: indexKey(clientId, packet), clientId, packet: stored, queuedAt: this.#lastQueuedAt })
     } catch (err) {
       cell.n = Math.max(0, cell.n - 1)
       throw err

@@ -68,7 +68,7 @@ describe('two broker nodes sharing MongoDB and Redis', () => {
     mongo = await startFerretDb()
     redis = await startRedis()
     // MONGO_DB named here, the same for both: startTestBroker would give each its own otherwise
-    settings = { STORE: 'mongodb', MONGO_URL: mongo.url, MONGO_DB: uniqueDbName('cluster'), CLUSTER_REDIS_URL: redis.url, ANONYMOUS_NAMESPACE: '#', QUEUE_MAX_MESSAGES }
+    settings = { STORE: 'mongodb', MONGO_URL: mongo.url, MONGO_DB: uniqueDbName('cluster'), CLUSTER_REDIS_URL: redis.url, ANONYMOUS_NAMESPACE: '#', QUEUE_MAX_MESSAGES, NODE_LEASE_MS: 1500 }
     a = await startTestBroker(settings)
     b = await startTestBroker(settings)
     admin = await adminToken(a.httpUrl)
@@ -215,7 +215,8 @@ describe('two broker nodes sharing MongoDB and Redis', () => {
 
   it('reports Redis in /healthz; without Redis, 503 while each node keeps serving its own clients', async (t) => {
     for (const [node, leader] of [[a, true], [b, false]] as const) {
-      const health = await api(node.httpUrl, 'GET', '/healthz')
+      // each node sees the other from its next lease renewal on (every NODE_LEASE_MS / 3)
+      const health = await waitFor(async () => { const h = await api(node.httpUrl, 'GET', '/healthz'); return h.body.cluster?.nodes === 2 ? h : undefined }, 5000, 'both nodes seen')
       assert.equal(health.status, 200)
       // a, started first, is the oldest node: it runs the cluster's timers
       assert.deepEqual(health.body.cluster, { kind: 'redis', ok: true, node: node.server.aedes.id, nodes: 2, leader })
@@ -263,6 +264,24 @@ describe('two broker nodes sharing MongoDB and Redis', () => {
 
     await sleep(SETTLE_MS)
     for (const received of [got, gotNew, persistent.got]) assert.deepEqual(payloadsOn(received, 'local/new'), ['still here'])
+
+    // A persistent subscription made on node A while Redis is away reaches node B's queueing once
+    // Redis is back (cluster/subscription-resync.ts): B queues what is published there for it.
+    const away = await session(a, 'resync-persistent')
+    await away.client.subscribeAsync('resync/t', { qos: 1 })
+    await away.client.endAsync()
+    const port = Number(new URL(redis.url).port)
+    redis = await startRedis({ port })
+    for (const node of [a, b]) await waitFor(async () => (await api(node.httpUrl, 'GET', '/healthz')).status === 200, 10_000, 'Redis back on both nodes')
+    const publisherOnB = await anon(b, 'resync-pub-b')
+    await waitFor(async () => {
+      // until B's index has it: what B publishes before that finds no subscriber (and is not kept)
+      await publisherOnB.publishAsync('resync/t', 'after the outage', { qos: 1 })
+      const back = await session(b, 'resync-persistent')
+      await sleep(200)
+      await back.client.endAsync()
+      return payloadsOn(back.got, 'resync/t').includes('after the outage')
+    }, 5000, 'the message published on B queued for the session subscribed on A during the outage')
   })
 })
 

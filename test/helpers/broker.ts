@@ -70,11 +70,18 @@ export interface SpawnedBroker {
   httpUrl: string
   /** resolves with the exit code or signal once the process is gone */
   exited: Promise<number | string | null>
+  /** its last log lines (stdout, JSON) and what it wrote to stderr */
+  log (): string
   kill (signal?: NodeJS.Signals): Promise<number | string | null>
 }
 
-/** Runs `broker/main.ts` in its own process (through tsx) and waits for its "broker ready" log line. */
-export async function spawnBroker (env: Record<string, string>): Promise<SpawnedBroker> {
+const LOG_LINES_KEPT = 400
+
+/**
+ * Runs `broker/main.ts` in its own process (through tsx) and waits for its "broker ready" log line.
+ * `onSpawn` learns of the process at once, for a caller that must stop it even before it is ready.
+ */
+export async function spawnBroker (env: Record<string, string>, onSpawn?: (child: ChildProcess) => void): Promise<SpawnedBroker> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
     env: {
       ...process.env,
@@ -84,13 +91,18 @@ export async function spawnBroker (env: Record<string, string>): Promise<Spawned
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  onSpawn?.(child)
   const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const logLines: string[] = []
   const ports = await new Promise<Ports>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start in 20 s\n${stderr}`)), 20_000)
+    // given up on: not left running (nothing would stop it, and it would keep the test process alive)
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`broker did not start in 20 s\n${stderr}`)) }, 20_000)
     const lines = createInterface({ input: child.stdout! })
     lines.on('line', (line) => {
+      logLines.push(line)
+      if (logLines.length > LOG_LINES_KEPT) logLines.shift()
       try {
         const entry = JSON.parse(line) as { msg?: string, ports?: Ports }
         if (entry.msg === 'broker ready' && entry.ports) { clearTimeout(timer); resolve(entry.ports) }
@@ -104,6 +116,7 @@ export async function spawnBroker (env: Record<string, string>): Promise<Spawned
     mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
     httpUrl: `http://127.0.0.1:${ports.http}`,
     exited,
+    log: () => [...logLines, stderr].join('\n'),
     async kill (signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       return await exited
@@ -111,13 +124,19 @@ export async function spawnBroker (env: Record<string, string>): Promise<Spawned
   }
 }
 
+const RESTART_ATTEMPTS = 5
+/** main.ts gives up on a graceful shutdown after 10 s and exits 1: it never takes longer than this */
+const STOP_TIMEOUT_MS = 15_000
+
 /** A child-process broker on a DATA_DIR that outlives it; never left behind, even if the runner ends the file. */
 export class RestartableBroker {
   readonly dataDir = tempDataDir()
   current: SpawnedBroker | undefined
   readonly #env: Record<string, string>
+  /** the latest process, also while it starts (`current` is set once it is ready) */
+  #child: ChildProcess | undefined
   readonly #onExit = (): void => {
-    this.current?.child.kill('SIGKILL')
+    this.#child?.kill('SIGKILL')
     rmSync(this.dataDir, { recursive: true, force: true })
   }
 
@@ -139,8 +158,43 @@ export class RestartableBroker {
   }
 
   async start (): Promise<SpawnedBroker> {
-    this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env })
+    this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env }, (child) => { this.#child = child })
     return this.current
+  }
+
+  /**
+   * A graceful restart: SIGTERM (the broker's own shutdown: listeners closed, commands under way
+   * finished, clients closed, store flushed), wait for the process to exit, then start it again
+   * with the same settings on the same ports, as a load balancer in front still knows them.
+   * Resolves, once the new one is ready, with how the old process ended (0: a clean shutdown), how
+   * long it took to, and its last log lines.
+   */
+  async restart (): Promise<{ exit: number | string | null, stoppedInMs: number, log: string }> {
+    const old = this.broker
+    const { ports } = old
+    const stopping = Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const overdue = new Promise<'overdue'>((resolve) => { timer = setTimeout(() => resolve('overdue'), STOP_TIMEOUT_MS) })
+    const exit = await Promise.race([old.kill('SIGTERM'), overdue])
+    clearTimeout(timer)
+    const stoppedInMs = Date.now() - stopping
+    this.current = undefined
+    if (exit === 'overdue') {
+      await old.kill('SIGKILL')
+      throw new Error(`the broker did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed. Its last log lines:\n${old.log()}`)
+    }
+    const samePorts = { MQTT_PORT: String(ports.mqtt), HTTP_PORT: String(ports.http) }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.current = await spawnBroker({ DATA_DIR: this.dataDir, ...this.#env, ...samePorts }, (child) => { this.#child = child })
+        return { exit, stoppedInMs, log: old.log() }
+      } catch (err) {
+        // a port freed by the old process can be taken meanwhile as the local port of some
+        // outgoing connection; it is free again once that connection ends
+        if (attempt === RESTART_ATTEMPTS || !/EADDRINUSE/.test(String(err))) throw err
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+    }
   }
 
   /** SIGKILL at once, from inside a callback: no shutdown code of the broker runs. */

@@ -30,6 +30,8 @@ export interface MongoServer {
   kind: 'mongodb' | 'ferretdb'
   /** FerretDB's temp dir (SQLite files, state.json), removed by `stop()`; undefined for MONGO_URL */
   dir: string | undefined
+  /** FerretDB's process id (for its CPU time, bench/cluster.ts); undefined for MONGO_URL */
+  pid?: number
   /** what FerretDB logged so far (its last lines; '' for MONGO_URL) */
   log (): string
   stop (): Promise<void>
@@ -190,5 +192,5 @@ export async function startFerretDb (options: { startTimeoutMs?: number } = {}):
     if (port !== undefined && await pings(`mongodb://127.0.0.1:${port}/`)) break
     await sleep(port === undefined ? 25 : 100)
   }
-  return { url: `mongodb://127.0.0.1:${port}/`, kind: 'ferretdb', dir, log, stop }
+  return { url: `mongodb://127.0.0.1:${port}/`, kind: 'ferretdb', dir, pid: child.pid, log, stop }
 }

@@ -21,6 +21,8 @@ export interface RedisServer {
   url: string
   /** 'external' when REDIS_URL was given, 'redis-server' when this helper started one */
   kind: 'external' | 'redis-server'
+  /** redis-server's process id (for its CPU time, bench/cluster.ts); undefined for REDIS_URL */
+  pid?: number
   /** what redis-server logged so far ('' for REDIS_URL) */
   log (): string
   stop (): Promise<void>
@@ -57,12 +59,18 @@ export async function answersPing (port: number, timeoutMs = 500): Promise<boole
   })
 }
 
-export async function startRedis (): Promise<RedisServer> {
+/** `port`: start on that port (a Redis stopped there coming back, for an outage test); else a free one. */
+export async function startRedis (options: { port?: number } = {}): Promise<RedisServer> {
   const external = process.env.REDIS_URL
   if (external !== undefined && external !== '') {
     return { url: external, kind: 'external', log: () => '', stop: async () => {} }
   }
   const binary = redisServerBinary()
+  if (options.port !== undefined) {
+    const started = await startOnce(binary, options.port)
+    if ('server' in started) return started.server
+    throw new Error(`redis-server (${binary}) did not start on port ${options.port}:\n${started.failure}`)
+  }
   const failures: string[] = []
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const started = await startOnce(binary, await freePort())
@@ -110,7 +118,7 @@ async function startOnce (binary: string, port: number): Promise<{ server: Redis
     if (log.includes('Ready to accept connections') && await answersPing(port)) break
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
-  return { server: { url: `redis://127.0.0.1:${port}`, kind: 'redis-server', log: () => log, stop } }
+  return { server: { url: `redis://127.0.0.1:${port}`, kind: 'redis-server', pid: child.pid, log: () => log, stop } }
 }
 
 async function kill (child: ChildProcess, exited: Promise<void>, neverStarted: boolean): Promise<void> {
