@@ -20,10 +20,11 @@ import { adminToken, createUser, defaultSiteKey } from '../helpers/http.js'
 import { createConversation, join, type Participant } from '../helpers/im.js'
 import { sleep, waitFor } from '../helpers/mqtt.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { assertOneOwner, newVisitor, onDuty, openChat } from '../helpers/support.js'
+import { agentStates, assertOneOwner, newVisitor, onDuty, openChat } from '../helpers/support.js'
 
 const NODE_LEASE_MS = 1500
 const IDLE_RELEASE_MS = 4000
+const AGENT_AWAY_GRACE_MS = 1000
 /** how long to keep listening for an event that must not come */
 const SETTLE_MS = 1000
 
@@ -57,7 +58,7 @@ describe('the support desk and presence on several nodes', () => {
     redis = await startRedis()
     settings = {
       STORE: 'mongodb', MONGO_URL: mongo.url, MONGO_DB: uniqueDbName('desk_nodes'), CLUSTER_REDIS_URL: redis.url,
-      NODE_LEASE_MS, IDLE_RELEASE_MS, COMMANDS_PER_SECOND: 1000, COMMAND_BURST: 1000
+      NODE_LEASE_MS, IDLE_RELEASE_MS, AGENT_AWAY_GRACE_MS, COMMANDS_PER_SECOND: 1000, COMMAND_BURST: 1000
     }
     a = await startTestBroker(settings)
     b = await startTestBroker(settings)
@@ -117,7 +118,7 @@ describe('the support desk and presence on several nodes', () => {
     await onA.command({ op: 'agent.status', status: 'offline' })
   })
 
-  it('releases on time the visitor of a node killed with SIGKILL, and gives its agent the next visitor', async () => {
+  it('releases on time the visitor of a node killed with SIGKILL, and gives its agent the next visitor', async (t) => {
     const c = await spawnBroker(Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)])))
     spawned.push(c)
     const agent = await agentOn(a, 'idle-agent', 1)
@@ -131,6 +132,7 @@ describe('the support desk and presence on several nodes', () => {
     await c.kill('SIGKILL')
     const closed = await agent.next('conv', (e) => e.type === 'closed' && e.conv.cid === gone.cid, IDLE_RELEASE_MS + NODE_LEASE_MS + 10_000) as ConvEvent
     const releasedAfter = Date.now() - killedAt
+    t.diagnostic(`released ${releasedAfter} ms after the kill (IDLE_RELEASE_MS ${IDLE_RELEASE_MS})`)
     assert.equal(closed.conv.support?.closedReason, 'idle')
     // on time: the idle countdown from the visitor's last traffic the dead node stored (it stores
     // it every IDLE_RELEASE_MS / 5), not from when the others noticed the node was gone
@@ -141,7 +143,27 @@ describe('the support desk and presence on several nodes', () => {
     await agent.command({ op: 'agent.status', status: 'offline' })
   })
 
-  it('keeps a user online while a connection on any node is up, and takes the users of a dead node offline', async () => {
+  it('makes the agent of a node killed with SIGKILL away once the node\'s lease and the grace period ran out', async (t) => {
+    const d = await spawnBroker(Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, String(v)])))
+    spawned.push(d)
+    const stranded = await agentOn(d, 'stranded-agent', 2)
+    const killedAt = Date.now()
+    await d.kill('SIGKILL')
+    const away = await waitFor(async () => {
+      const agent = (await agentStates(a.httpUrl, admin)).get('stranded-agent')
+      return agent?.status === 'away' ? agent : undefined
+    }, NODE_LEASE_MS + AGENT_AWAY_GRACE_MS + 10_000, 'the agent away')
+    const awayAfter = Date.now() - killedAt
+    t.diagnostic(`away ${awayAfter} ms after the kill (lease ${NODE_LEASE_MS} ms, grace ${AGENT_AWAY_GRACE_MS} ms)`)
+    assert.equal(away.autoAway, true, 'made away by the broker: online again when it reconnects')
+    assert.ok(awayAfter >= AGENT_AWAY_GRACE_MS, 'not before its grace period')
+    assert.ok(awayAfter <= NODE_LEASE_MS + AGENT_AWAY_GRACE_MS + 3000, `away ${awayAfter} ms after the kill`)
+    // it comes back online when it reconnects, to any node
+    track(await join(b.mqttUrl, { uid: stranded.uid, token: stranded.token, role: 'agent' }))
+    await waitFor(async () => (await agentStates(a.httpUrl, admin)).get('stranded-agent')?.status === 'online', 5000, 'online again')
+  })
+
+  it('keeps a user online while a connection on any node is up, and takes the users of a dead node offline', async (t) => {
     const user = await createUser(a.httpUrl, admin, 'roamer', 'user')
     const friend = await createUser(a.httpUrl, admin, 'friend', 'user')
     await createConversation(a.httpUrl, user.token, 'direct', [friend.uid])
@@ -176,6 +198,7 @@ describe('the support desk and presence on several nodes', () => {
     await c.kill('SIGKILL')
     await waitFor(() => presenceOf(watcher, user.uid).at(-1)?.online === false, NODE_LEASE_MS + 5000, 'offline after node C died')
     const offlineAfter = Date.now() - killedAt
+    t.diagnostic(`offline ${offlineAfter} ms after the kill (NODE_LEASE_MS ${NODE_LEASE_MS})`)
     assert.ok(offlineAfter <= NODE_LEASE_MS + 3000, `offline ${offlineAfter} ms after the kill`)
     void onC
   })
