@@ -147,6 +147,8 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     if (!subs || subs.length === 0) return
     await Promise.all([...new Set(subs.map((sub) => sub.clientId))].map(async (clientId) => {
       const cell = await this.#count(clientId)
+      // full: the slots of messages acknowledged just before are freed once their deletes land
+      if (cell.n >= this.#options.maxMessages) await this.#clearing.settled(clientId)
       if (cell.n >= this.#options.maxMessages) await this.#recount(clientId, cell)
       // Check and take the slot with no `await` in between: aedes handles the packets of one
       // TCP chunk (and of many publishers) concurrently, and they must not all see room.

@@ -35,20 +35,27 @@ export class WireLog {
     const cdp = await page.context().newCDPSession(page)
     const log = new WireLog(cdp)
     const entry = (id: string): WireRequest | undefined => log.#requests.get(id)
+    // The raw answer's status, by request: Chromium may send it before the request's own event.
+    const raw = new Map<string, number>()
     cdp.on('Network.requestWillBeSent', (e) => {
-      log.#requests.set(e.requestId, { id: e.requestId, method: e.request.method, url: e.request.url, fromCache: false })
+      const status = raw.get(e.requestId)
+      log.#requests.set(e.requestId, { id: e.requestId, method: e.request.method, url: e.request.url, fromCache: false, ...(status === undefined ? {} : { status }) })
     })
     cdp.on('Network.requestServedFromCache', (e) => { const r = entry(e.requestId); if (r) r.fromCache = true })
     cdp.on('Network.responseReceived', (e) => {
       const r = entry(e.requestId)
       if (!r) return
-      r.status ??= e.response.status
+      r.status = raw.get(e.requestId) ?? r.status ?? e.response.status
       if (e.response.fromDiskCache) r.fromCache = true
       const encoding = Object.entries(e.response.headers).find(([name]) => name.toLowerCase() === 'content-encoding')?.[1]
       if (encoding !== undefined) r.contentEncoding = encoding
     })
     // The raw answer: for a revalidated file the 304 the server sent, not the 200 from the cache.
-    cdp.on('Network.responseReceivedExtraInfo', (e) => { const r = entry(e.requestId); if (r) r.status = e.statusCode })
+    cdp.on('Network.responseReceivedExtraInfo', (e) => {
+      raw.set(e.requestId, e.statusCode)
+      const r = entry(e.requestId)
+      if (r) r.status = e.statusCode
+    })
     cdp.on('Network.loadingFinished', (e) => { const r = entry(e.requestId); if (r) r.encodedDataLength = e.encodedDataLength })
     cdp.on('Network.loadingFailed', (e) => { const r = entry(e.requestId); if (r) r.failed = e.errorText })
     await cdp.send('Network.enable')
