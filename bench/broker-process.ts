@@ -44,6 +44,18 @@ export const LOAD_FROM_ONE_ADDRESS: Readonly<Record<string, string>> = {
   CONVERSATIONS_PER_USER_PER_HOUR: '1000000'
 }
 
+/** the broker's defaults for a chat message and a command; raised for a larger --payload */
+const BROKER_MESSAGE_MAX_CHARS = 10_000
+const BROKER_COMMAND_MAX_BYTES = 65_536
+
+/** The settings of a broker for the IM runs: an admin to set them up, and room for `payloadBytes` commands. */
+export function imBrokerEnv (payloadBytes: number, adminPassword: string): Record<string, string> {
+  const env: Record<string, string> = { ...LOAD_FROM_ONE_ADDRESS, ADMIN_PASSWORD: adminPassword }
+  if (payloadBytes > BROKER_MESSAGE_MAX_CHARS) env.MESSAGE_MAX_CHARS = String(payloadBytes)
+  if (payloadBytes + 1024 > BROKER_COMMAND_MAX_BYTES) env.COMMAND_MAX_BYTES = String(payloadBytes + 1024)
+  return env
+}
+
 /** Starts a broker; `env` adds or overrides settings (the caller's own config variables are ignored). */
 export async function startBroker (env: Record<string, string> = {}, reuse?: BrokerReuse): Promise<BrokerProcess> {
   const dataDir = reuse?.dataDir ?? makeTempDir('mqtt-im-bench-')

@@ -2,6 +2,8 @@
  * The processes the bench starts — the brokers under test (ours, a bare aedes, Mosquitto) and the
  * load workers — and the temporary directories they use, in one registry, so that none of them
  * outlives the bench: not after an error, not after Ctrl+C, not when the bench dies another way.
+ * Servers started by someone else's code (the test helpers' FerretDB and Redis, which kill their
+ * process at exit themselves) register their `stop` as a cleanup, run with the children's.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -15,6 +17,7 @@ const OUTPUT_LINES = 200
 
 const children = new Set<Child>()
 const tempDirs = new Set<string>()
+const cleanups = new Set<() => Promise<void>>()
 
 // Last resort: a synchronous exit handler can only SIGKILL and delete.
 process.once('exit', () => {
@@ -109,10 +112,24 @@ export class Child {
   }
 }
 
-/** Stops every child still running (the SIGINT/SIGTERM handler), and deletes the temporary directories. */
+/**
+ * Stops every child still running (the SIGINT/SIGTERM handler), then runs the registered
+ * cleanups, and deletes the temporary directories.
+ */
 export async function stopAllChildren (): Promise<void> {
   await Promise.all([...children].map((child) => child.stop()))
+  await Promise.all([...cleanups].map(async (cleanup) => { await cleanup().catch(() => undefined) }))
+  cleanups.clear()
   for (const dir of tempDirs) removeTempDir(dir)
+}
+
+/** Has `stopAllChildren` run `stop` (after the children); returns the `stop` to call otherwise, which unregisters it first. */
+export function stopWithChildren (stop: () => Promise<void>): () => Promise<void> {
+  cleanups.add(stop)
+  return async () => {
+    cleanups.delete(stop)
+    await stop()
+  }
 }
 
 /** A new directory under the system's temp dir, deleted at exit at the latest. */

@@ -12,11 +12,16 @@
  * also comes back to its sender (the echo [IM-CMD-SEND]); `workload.ts` checks it off apart from
  * the deliveries. The text of each message starts with `phase:sender:seq:sentAt:` and is padded so
  * that the whole command is `payloadBytes` long, the size of a relay payload.
+ *
+ * On several broker nodes (`urls`, the `cluster` suite), users connect round robin so that each
+ * message crosses nodes: in `direct`, sender i to node i mod N and its peer to the next node; in
+ * `group`, member i to node i mod N.
  */
 import type { MqttClient } from 'mqtt'
 import type { ImEvent, SendCommand } from '../shared/protocol.js'
 import { topics } from '../shared/topics.js'
 import { connectClient } from './clients.js'
+import type { PhaseHooks } from './cpu-meter.js'
 import { createConversation, createUsers, type ImUser } from './im-setup.js'
 import { runWorkload, type Codec, type Decoded, type Sender, type WorkloadResult } from './workload.js'
 
@@ -27,6 +32,8 @@ export interface ImRunOptions {
   transport: string
   /** MQTT URL of the transport (mqtt:// or ws://) */
   url: string
+  /** the MQTT URLs of several broker nodes, one per node, on the same store (default: `[url]`) */
+  urls?: string[]
   /** the broker's HTTP base, for set-up */
   httpUrl: string
   adminToken: string
@@ -35,6 +42,8 @@ export interface ImRunOptions {
   warmup: number
   window: number
   payloadBytes: number
+  /** called right before and right after the measured phase (cpu-meter.ts) */
+  phase?: PhaseHooks
 }
 
 export interface DirectShape { pairs: number }
@@ -46,8 +55,9 @@ export async function runImDirect (options: ImRunOptions, { pairs }: DirectShape
   const sending = users.filter((_, i) => i % 2 === 0)
   const receiving = users.filter((_, i) => i % 2 === 1)
   const cids = await Promise.all(sending.map((user, i) => createConversation(options.httpUrl, user, 'direct', [receiving[i]!.uid])))
-  // receivers: the senders (echoes) first, then their peers
-  return await runIm(options, 'im direct', [...sending, ...receiving], sending.map((_, i) => ({ cid: cids[i]!, echo: i, recipients: [pairs + i] })))
+  // receivers: the senders (echoes) first, then their peers, each on the node after its sender's
+  const nodes = [...sending.map((_, i) => i), ...receiving.map((_, i) => i + 1)]
+  return await runIm(options, 'im direct', [...sending, ...receiving], nodes, sending.map((_, i) => ({ cid: cids[i]!, echo: i, recipients: [pairs + i] })))
 }
 
 export async function runImGroup (options: ImRunOptions, { members, senders }: GroupShape): Promise<WorkloadResult> {
@@ -55,13 +65,17 @@ export async function runImGroup (options: ImRunOptions, { members, senders }: G
   const [owner, ...others] = users
   const cid = await createConversation(options.httpUrl, owner!, 'group', others.map((u) => u.uid))
   const everyone = users.map((_, i) => i)
-  return await runIm(options, 'im group', users, Array.from({ length: senders }, (_, i) => ({ cid, echo: i, recipients: everyone.filter((j) => j !== i) })))
+  return await runIm(options, 'im group', users, everyone, Array.from({ length: senders }, (_, i) => ({ cid, echo: i, recipients: everyone.filter((j) => j !== i) })))
 }
 
 interface ImSender { cid: string, echo: number, recipients: number[] }
 
-/** Connects every user (its inbox subscribed at QoS 1) and runs the workload; sender i is user i. */
-async function runIm (options: ImRunOptions, run: string, users: ImUser[], senders: ImSender[]): Promise<WorkloadResult> {
+/**
+ * Connects every user — user i to node `nodes[i]` mod N — with its inbox subscribed at QoS 1, and
+ * runs the workload; sender i is user i.
+ */
+async function runIm (options: ImRunOptions, run: string, users: ImUser[], nodes: number[], senders: ImSender[]): Promise<WorkloadResult> {
+  const urls = options.urls ?? [options.url]
   return await runWorkload({
     run,
     transport: options.transport,
@@ -69,9 +83,10 @@ async function runIm (options: ImRunOptions, run: string, users: ImUser[], sende
     messages: options.messages,
     warmup: options.warmup,
     window: options.window,
+    phase: options.phase,
     connect: async (errors, opened) => {
-      const clients = await Promise.all(users.map(async (user): Promise<MqttClient> => {
-        const client = await connectClient(options.url, { clientId: `bench-${process.pid}-${user.uid}`, username: user.uid, password: user.token }, errors)
+      const clients = await Promise.all(users.map(async (user, i): Promise<MqttClient> => {
+        const client = await connectClient(urls[(nodes[i] ?? 0) % urls.length]!, { clientId: `bench-${process.pid}-${user.uid}`, username: user.uid, password: user.token }, errors)
         opened.push(client)
         const granted = await client.subscribeAsync(topics.inbox(user.uid), { qos: 1 })
         if (granted[0]?.qos !== 1) throw new Error(`${user.uid}: subscription to its inbox refused (granted ${String(granted[0]?.qos)})`)

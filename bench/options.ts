@@ -1,18 +1,25 @@
 /** The bench's command line: every option, its default and its check, and the usage text. */
 import { parseArgs } from 'node:util'
+import { DEFAULT_DEPLOYMENTS, DEPLOYMENT_NAMES, parseDeployment, type Deployment } from './deployments.js'
 import { IM_SCENARIOS, type ImScenario } from './im.js'
 import { HEADER_BYTES } from './relay.js'
 import { OTHER_TARGETS } from './targets.js'
 
 export const TRANSPORTS = ['tcp', 'ws'] as const
 export type Transport = typeof TRANSPORTS[number]
-export const SUITES = ['relay', 'im', 'idle', 'drain', 'store-size'] as const
+export const SUITES = ['relay', 'im', 'idle', 'drain', 'store-size', 'cluster'] as const
 export type Suite = typeof SUITES[number]
 export type OtherTarget = typeof OTHER_TARGETS[number]
 const QOS_LEVELS = ['0', '1'] as const
 
 /** the broker's limit on group size */
 const MAX_GROUP_MEMBERS = 500
+/**
+ * cluster: fewer messages by default. On FerretDB every IM send costs a scan of every message
+ * stored so far (bench/README.md, `cluster`), so a run's time grows with the square of its size.
+ */
+const CLUSTER_MESSAGES = '2000'
+const CLUSTER_WARMUP = '200'
 /** store-size: the fewest users whose five direct conversations each are all different pairs */
 const MIN_PREFILL_USERS = 11
 
@@ -46,23 +53,25 @@ export interface BenchOptions {
   repetitions: number
   /** store-size: what the second store is filled with (store-prefill.ts) */
   prefill: { visitors: number, supportMessages: number, users: number, waiting: number }
+  /** cluster: the deployments measured, in order */
+  deployments: Deployment[]
 }
 
 export const USAGE = `usage: npm run bench -- [options]
   --suite L             comma-separated, from: ${SUITES.join(', ')} (default relay,im; with --vs: relay);
                         im runs its relay baselines too; idle and drain, and --vs, use the comparison engine
                         (lean load clients, several rounds), which cannot run im
-  --scenarios L         IM scenarios, from: ${IM_SCENARIOS.join(', ')} (default direct,group)
-  --messages N          measured messages per relay and im direct run, all senders together (default 20000)
+  --scenarios L         IM scenarios, from: ${IM_SCENARIOS.join(', ')} (default direct,group; cluster: direct)
+  --messages N          measured messages per relay and im direct run, all senders together (default 20000; cluster: ${CLUSTER_MESSAGES})
   --group-messages N    measured messages per transport for im group and relay group; each one is
                         delivered to group-size − 1 members (default 5000)
-  --warmup N            warm-up messages per run, not measured (default 1000)
+  --warmup N            warm-up messages per run, not measured (default 1000; cluster: ${CLUSTER_WARMUP})
   --clients N           sender/recipient pairs for relay and im direct (default 10)
   --group-size G        members of the group, every one of them receiving (default 10)
   --group-senders S     members of the group sending, at most G (default 2)
   --window N            unacknowledged messages allowed per sender, at most 65535 (default 100)
   --payload BYTES       relay payload size, and size of an IM send command; at least ${HEADER_BYTES} (default 256)
-  --transports L        comma-separated, from: ${TRANSPORTS.join(', ')} (default tcp,ws)
+  --transports L        comma-separated, from: ${TRANSPORTS.join(', ')} (default tcp,ws; cluster: tcp)
   --json FILE           also write the results as JSON to FILE
 comparison (relay, idle, drain):
   --vs L                also measure these brokers, from: ${OTHER_TARGETS.join(', ')} (mosquitto: /usr/sbin/mosquitto or $MOSQUITTO)
@@ -79,7 +88,11 @@ store-size (alone; also --transports, --json):
                         a retained presence and a queued event (default 100000)
   --prefill-messages N  messages of those support chats, all together (default 10 per visitor)
   --prefill-users N     users with direct conversations, 5 each, 20 messages in each (default visitors / 50, at least 11)
-  --prefill-waiting N   of the visitors, how many are still waiting in the queue, not closed (default 0)`
+  --prefill-waiting N   of the visitors, how many are still waiting in the queue, not closed (default 0)
+cluster (alone; relay and im direct — with --scenarios group, relay group and im group too — on
+several deployments; --messages, --warmup, --clients, --window, --payload, --transports, --json apply):
+  --deployments L       from: ${DEPLOYMENT_NAMES} (default ${DEFAULT_DEPLOYMENTS});
+                        mongodb: $MONGO_URL, else a FerretDB started by the bench; redis: $REDIS_URL, else redis-server`
 
 export class UsageError extends Error {}
 
@@ -89,16 +102,16 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     strict: true,
     options: {
       suite: { type: 'string' },
-      scenarios: { type: 'string', default: IM_SCENARIOS.join(',') },
-      messages: { type: 'string', default: '20000' },
+      scenarios: { type: 'string' },
+      messages: { type: 'string' },
       'group-messages': { type: 'string', default: '5000' },
-      warmup: { type: 'string', default: '1000' },
+      warmup: { type: 'string' },
       clients: { type: 'string', default: '10' },
       'group-size': { type: 'string', default: '10' },
       'group-senders': { type: 'string', default: '2' },
       window: { type: 'string', default: '100' },
       payload: { type: 'string', default: '256' },
-      transports: { type: 'string', default: TRANSPORTS.join(',') },
+      transports: { type: 'string' },
       json: { type: 'string' },
       vs: { type: 'string' },
       qos: { type: 'string', default: '1' },
@@ -113,6 +126,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       'prefill-messages': { type: 'string' },
       'prefill-users': { type: 'string' },
       'prefill-waiting': { type: 'string', default: '0' },
+      deployments: { type: 'string', default: DEFAULT_DEPLOYMENTS },
       help: { type: 'boolean', default: false }
     }
   })
@@ -123,6 +137,8 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   if (compare && suites.includes('im')) throw new UsageError('--suite im measures this broker\'s IM pipeline against its own relay: it cannot run with --vs, idle or drain')
   if (values.kill && !suites.includes('drain')) throw new UsageError('--kill is a variant of --suite drain')
   if (suites.includes('store-size') && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite store-size runs alone (its own brokers, an empty store and a pre-filled one)')
+  const cluster = suites.includes('cluster')
+  if (cluster && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite cluster runs alone (its own deployments of one to several nodes)')
   const visitors = int('prefill', values.prefill, 1, 10_000_000)
   const users = int('prefill-users', values['prefill-users'] ?? String(Math.max(MIN_PREFILL_USERS, Math.floor(visitors / 50))), 0, 1_000_000)
   // each user's five direct conversations go to the next five users: with fewer than 11 two of them would be the same pair
@@ -130,10 +146,10 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   const groupSize = int('group-size', values['group-size'], 2, MAX_GROUP_MEMBERS)
   return {
     suites,
-    scenarios: list('scenarios', values.scenarios, IM_SCENARIOS),
-    messages: int('messages', values.messages, 1),
+    scenarios: list('scenarios', values.scenarios ?? (cluster ? 'direct' : IM_SCENARIOS.join(',')), IM_SCENARIOS),
+    messages: int('messages', values.messages ?? (cluster ? CLUSTER_MESSAGES : '20000'), 1),
     groupMessages: int('group-messages', values['group-messages'], 1),
-    warmup: int('warmup', values.warmup, 0),
+    warmup: int('warmup', values.warmup ?? (cluster ? CLUSTER_WARMUP : '1000'), 0),
     // the relay payload numbers publishers with 16 bits
     clients: int('clients', values.clients, 1, 65_535),
     groupSize,
@@ -142,7 +158,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     window: int('window', values.window, 1, 65_535),
     // the broker's default MAX_PACKET_BYTES is 256 KiB, topic and header included
     payload: int('payload', values.payload, HEADER_BYTES, 256 * 1024 - 1024),
-    transports: list('transports', values.transports, TRANSPORTS),
+    transports: list('transports', values.transports ?? (cluster ? 'tcp' : TRANSPORTS.join(',')), TRANSPORTS),
     ...(values.json === undefined ? {} : { json: values.json }),
     vs,
     qos: list('qos', values.qos, QOS_LEVELS).map((q) => q === '0' ? 0 : 1),
@@ -159,7 +175,8 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       supportMessages: int('prefill-messages', values['prefill-messages'] ?? String(visitors * 10), 0, 100_000_000),
       users,
       waiting: int('prefill-waiting', values['prefill-waiting'], 0, visitors)
-    }
+    },
+    deployments: deployments(values.deployments)
   }
 }
 
@@ -167,6 +184,14 @@ function int (name: string, text: string, min: number, max = Number.MAX_SAFE_INT
   const value = Number(text)
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got "${text}"`)
   return value
+}
+
+function deployments (text: string): Deployment[] {
+  const names = [...new Set(text.split(',').map((t) => t.trim()).filter((t) => t !== ''))]
+  const parsed = names.map(parseDeployment)
+  const unknown = names.filter((_, i) => parsed[i] === undefined)
+  if (unknown.length > 0 || names.length === 0) throw new UsageError(`--deployments: expected some of ${DEPLOYMENT_NAMES}, got "${text}"`)
+  return parsed as Deployment[]
 }
 
 function list<T extends string> (name: string, text: string, allowed: readonly T[]): T[] {

@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks'
 import type { MqttClient } from 'mqtt'
 import { closeClients, connectClient, sleep, split } from './clients.js'
+import type { PhaseHooks } from './cpu-meter.js'
 import { RssSampler, cpuSeconds } from './proc.js'
 import { summarise, type LatencySummary } from './stats.js'
 
@@ -21,7 +22,13 @@ export const HEADER_BYTES = 16
 export interface RelayOptions {
   transport: string
   url: string
-  /** the broker process, for CPU and RSS */
+  /**
+   * Several broker nodes (the `cluster` suite): pair i's publisher connects to `urls[i mod N]`,
+   * its subscriber to the next node, `urls[(i + 1) mod N]`, so that with N > 1 every message
+   * crosses from one node to another. Default: `[url]`.
+   */
+  urls?: string[]
+  /** the broker process, for CPU and RSS (of several nodes, the first) */
   brokerPid: number
   /** publisher/subscriber pairs */
   clients: number
@@ -34,6 +41,8 @@ export interface RelayOptions {
   payloadBytes: number
   /** a phase with no delivery and no PUBACK for this long is over; what is missing is lost */
   stallMs?: number
+  /** called right before and right after the measured phase (cpu-meter.ts) */
+  phase?: PhaseHooks
 }
 
 export interface RelayResult {
@@ -69,9 +78,10 @@ export async function runRelay (options: RelayOptions): Promise<RelayResult> {
     const pairs = await Promise.all(Array.from({ length: options.clients }, async (_, index): Promise<Pair> => {
       const topic = `bench/relay/${index}`
       const id = `bench-${options.transport}-${process.pid}-${index}`
+      const urls = options.urls ?? [options.url]
       const [publisher, subscriber] = await Promise.all([
-        connectClient(options.url, { clientId: `${id}-pub` }, errors),
-        connectClient(options.url, { clientId: `${id}-sub` }, errors)
+        connectClient(urls[index % urls.length]!, { clientId: `${id}-pub` }, errors),
+        connectClient(urls[(index + 1) % urls.length]!, { clientId: `${id}-sub` }, errors)
       ])
       clients.push(publisher, subscriber)
       const granted = await subscriber.subscribeAsync(topic, { qos: 1 })
@@ -95,7 +105,9 @@ export async function runRelay (options: RelayOptions): Promise<RelayResult> {
     const latencies = new Float64Array(options.messages)
     const cpuBefore = cpuSeconds(options.brokerPid)
     const clientBefore = process.cpuUsage()
+    options.phase?.begin()
     const measured = await run(options.messages, latencies)
+    options.phase?.end()
     const cpuAfter = cpuSeconds(options.brokerPid)
     const clientCpu = process.cpuUsage(clientBefore)
     const wallSeconds = (performance.now() - measured.startedAt) / 1000

@@ -84,6 +84,18 @@ export function cpuPerDelivery (r: ResultRow): number | null {
   return r.broker.cpuSeconds === null || r.delivered === 0 ? null : (r.broker.cpuSeconds / r.delivered) * 1e6
 }
 
+/** What a run must never show: `<label>: 3 lost, 1 duplicated`, one line per failing run. */
+export function correctnessFailures<T extends { lost: number, duplicates: number, idMismatches?: number }> (rows: T[], label: (r: T) => string): string[] {
+  return rows.flatMap((r) => {
+    const problems = [
+      r.lost > 0 ? `${r.lost} lost` : '',
+      r.duplicates > 0 ? `${r.duplicates} duplicated` : '',
+      (r.idMismatches ?? 0) > 0 ? `${r.idMismatches} copies with another message id` : ''
+    ].filter((p) => p !== '')
+    return problems.length > 0 ? [`${label(r)}: ${problems.join(', ')}`] : []
+  })
+}
+
 export function table<T> (columns: Array<Column<T>>, items: T[]): string {
   const rows = [columns.map((c) => c.title), ...items.map((item) => columns.map((c) => c.value(item)))]
   const widths = columns.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)))

@@ -11,7 +11,8 @@
  * instead (compare.ts): relay, idle connections and offline drain against this broker and the
  * others, on lean load clients, over several rounds. `--suite store-size` runs alone
  * (store-size.ts): single operations timed on an empty store, then on one pre-filled with
- * 100,000 visitors' history.
+ * 100,000 visitors' history. `--suite cluster` runs alone too (cluster.ts): relay and IM on one
+ * LevelDB node, one MongoDB node, and one to three nodes on MongoDB + Redis.
  *
  * Exits 1 if any message was lost, duplicated or stored twice, 2 on an error.
  * See bench/README.md for what the figures mean.
@@ -21,7 +22,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
-import { LOAD_FROM_ONE_ADDRESS, startBroker } from './broker-process.js'
+import { LOAD_FROM_ONE_ADDRESS, imBrokerEnv, startBroker } from './broker-process.js'
 import { stopAllChildren } from './child.js'
 import { closeAllClients } from './clients.js'
 import { comparisonFailures, describeComparison, runComparison, type ComparisonResults } from './compare.js'
@@ -34,11 +35,8 @@ import { rssBytes } from './proc.js'
 import { runRelay } from './relay.js'
 import { runRelayGroup } from './relay-group.js'
 import { runStoreSize } from './store-size.js'
-import { formatComparisons, formatTable, ratios, type Comparison, type ResultRow } from './report.js'
+import { correctnessFailures, formatComparisons, formatTable, ratios, type Comparison, type ResultRow } from './report.js'
 
-/** the broker's defaults for a chat message and a command; raised for larger --payload */
-const BROKER_MESSAGE_MAX_CHARS = 10_000
-const BROKER_COMMAND_MAX_BYTES = 65_536
 /** aedes does not export its package.json: read it next to its entry point */
 const AEDES_VERSION = (JSON.parse(readFileSync(join(dirname(createRequire(import.meta.url).resolve('aedes')), 'package.json'), 'utf8')) as { version: string }).version
 
@@ -48,7 +46,7 @@ type Row = ResultRow & { idMismatches?: number, brokerIdleRssBytes?: number | nu
 /** Every run of one transport, in order, against one broker. */
 async function runTransport (transport: Transport, options: BenchOptions, adminPassword: string): Promise<{ rows: Row[], comparisons: Comparison[] }> {
   const im = options.suites.includes('im')
-  const broker = await startBroker(im ? brokerEnv(options, adminPassword) : LOAD_FROM_ONE_ADDRESS)
+  const broker = await startBroker(im ? imBrokerEnv(options.payload, adminPassword) : LOAD_FROM_ONE_ADDRESS)
   const rows: Row[] = []
   const comparisons: Comparison[] = []
   const report = (row: Row): Row => {
@@ -81,13 +79,6 @@ async function runTransport (transport: Transport, options: BenchOptions, adminP
   } finally {
     await broker.stop()
   }
-}
-
-function brokerEnv (options: BenchOptions, adminPassword: string): Record<string, string> {
-  const env: Record<string, string> = { ...LOAD_FROM_ONE_ADDRESS, ADMIN_PASSWORD: adminPassword }
-  if (options.payload > BROKER_MESSAGE_MAX_CHARS) env.MESSAGE_MAX_CHARS = String(options.payload)
-  if (options.payload + 1024 > BROKER_COMMAND_MAX_BYTES) env.COMMAND_MAX_BYTES = String(options.payload + 1024)
-  return env
 }
 
 function describe (options: BenchOptions): string {
@@ -126,6 +117,11 @@ async function main (): Promise<number> {
   const machine: Machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length }
   if (options.compare) return await compareMain(options, machine)
   if (options.suites.includes('store-size')) return await runStoreSize(options, machine)
+  if (options.suites.includes('cluster')) {
+    // loaded for this suite only: it brings the tests' FerretDB and Redis helpers
+    const { runCluster } = await import('./cluster.js')
+    return await runCluster(options, machine)
+  }
   console.log(describe(options))
   console.log(`${machine.node} on ${machine.platform}, ${machine.cpuCount} × ${machine.cpuModel}\n`)
 
@@ -193,14 +189,7 @@ function comparisonJson (results: ComparisonResults, options: BenchOptions, mach
 
 /** No run re-establishes a connection, so nothing is ever resent: any loss or duplicate is a failure. */
 function verdict (rows: Row[]): number {
-  const failures = rows.flatMap((r) => {
-    const problems = [
-      r.lost > 0 ? `${r.lost} lost` : '',
-      r.duplicates > 0 ? `${r.duplicates} duplicated` : '',
-      (r.idMismatches ?? 0) > 0 ? `${r.idMismatches} copies with another message id` : ''
-    ].filter((p) => p !== '')
-    return problems.length > 0 ? [`${r.run} over ${r.transport}: ${problems.join(', ')}`] : []
-  })
+  const failures = correctnessFailures(rows, (r) => `${r.run} over ${r.transport}`)
   for (const failure of failures) console.error(`FAIL: ${failure}`)
   return failures.length > 0 ? 1 : 0
 }

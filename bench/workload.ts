@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks'
 import type { MqttClient } from 'mqtt'
 import { closeClients, sleep, split } from './clients.js'
+import type { PhaseHooks } from './cpu-meter.js'
 import { RssSampler, cpuSeconds, rssBytes } from './proc.js'
 import { summarise, type LatencySummary } from './stats.js'
 
@@ -62,6 +63,8 @@ export interface WorkloadOptions {
   connect (errors: Error[], opened: MqttClient[]): Promise<Workload>
   /** a phase with no delivery and no PUBACK for this long is over; what is missing is lost */
   stallMs?: number
+  /** called right before and right after the measured phase (cpu-meter.ts) */
+  phase?: PhaseHooks
 }
 
 export interface WorkloadResult {
@@ -137,7 +140,9 @@ export async function runWorkload (options: WorkloadOptions): Promise<WorkloadRe
     const echoLatencies = new Float64Array(echoCount)
     const cpuBefore = cpuSeconds(options.brokerPid)
     const clientBefore = process.cpuUsage()
+    options.phase?.begin()
     const measured = await run(options.messages, latencies, echoLatencies)
+    options.phase?.end()
     const cpuAfter = cpuSeconds(options.brokerPid)
     const clientCpu = process.cpuUsage(clientBefore)
     const wallSeconds = (performance.now() - measured.startedAt) / 1000
