@@ -4,24 +4,15 @@
  * Redis — then where the CPU went during the measured phase, as a share of one core.
  */
 import { ms, orNa, table, type Column } from './report.js'
-import type { LatencySummary } from './stats.js'
+import type { DeliveryFigures } from './stats.js'
 
 /** One run (relay, im direct…) on one deployment. CPU figures are CPU-seconds over the measured phase. */
-export interface ClusterRow {
+export interface ClusterRow extends DeliveryFigures {
   /** the deployment's `--deployments` name (`cluster-2`) and its label (`mongodb+redis ×2`) */
   deploymentName: string
   deployment: string
   run: string
   transport: string
-  /** measured messages sent */
-  messages: number
-  /** measured deliveries received (a group message counts once per recipient) */
-  delivered: number
-  messagesPerSecond: number
-  latencyMs: LatencySummary
-  /** warm-up included; must be 0 */
-  lost: number
-  duplicates: number
   idMismatches: number
   /** the measured phase's wall time, from `CpuMeter` */
   wallSeconds: number

@@ -25,7 +25,7 @@ import type { BenchOptions, Transport } from './options.js'
 import { runRelay } from './relay.js'
 import { runRelayGroup } from './relay-group.js'
 import { correctnessFailures } from './report.js'
-import type { LatencySummary } from './stats.js'
+import type { DeliveryFigures } from './stats.js'
 
 type Machine = Record<string, string | number>
 
@@ -34,13 +34,7 @@ const IDLE_SETTLE_MS = 1000
 const IDLE_MS = 3000
 
 /** What every run returns (relay.ts, workload.ts) that a cluster row needs. */
-interface RunResult {
-  messages: number
-  delivered: number
-  messagesPerSecond: number
-  latencyMs: LatencySummary
-  lost: number
-  duplicates: number
+interface RunResult extends DeliveryFigures {
   idMismatches?: number
 }
 

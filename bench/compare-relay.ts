@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { sleep } from './clients.js'
 import type { LoadPool } from './load-pool.js'
 import { RssSampler, cpuSeconds, machineBusySeconds } from './proc.js'
-import { summarise, type LatencySummary } from './stats.js'
+import { summarise, type DeliveryFigures } from './stats.js'
 import type { Target, TargetName, Transport } from './targets.js'
 
 export interface LeanRelayOptions {
@@ -23,18 +23,11 @@ export interface LeanRelayOptions {
   stallMs?: number
 }
 
-export interface LeanRelayRow {
+export interface LeanRelayRow extends DeliveryFigures {
   target: TargetName
   transport: Transport
   qos: 0 | 1
   round: number
-  messages: number
-  delivered: number
-  messagesPerSecond: number
-  latencyMs: LatencySummary
-  /** warm-up included */
-  lost: number
-  duplicates: number
   broker: { cpuSeconds: number | null, cpuPercentOfOneCore: number | null, peakRssBytes: number | null }
   /** each load process over the measured phase, % of one core */
   loadCpuPercent: number[]

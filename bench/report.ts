@@ -2,22 +2,13 @@
  * The readable tables printed at the end of a run: one row per run, then IM ÷ its relay baseline;
  * and the table layout the comparison's tables (compare-report.ts) share.
  */
-import type { LatencySummary } from './stats.js'
+import type { DeliveryFigures } from './stats.js'
 
 /** What every run reports, whatever measured it (`relay.ts` or `workload.ts`). */
-export interface ResultRow {
+export interface ResultRow extends DeliveryFigures {
   /** `relay`, `im direct`, `relay group`, `im group` */
   run: string
   transport: string
-  /** measured messages sent */
-  messages: number
-  /** measured deliveries received (a group message counts once per recipient) */
-  delivered: number
-  /** deliveries per second */
-  messagesPerSecond: number
-  latencyMs: LatencySummary
-  lost: number
-  duplicates: number
   broker: { cpuSeconds: number | null, cpuPercentOfOneCore: number | null, peakRssBytes: number | null }
   clientCpuPercentOfOneCore: number
 }

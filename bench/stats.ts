@@ -9,6 +9,20 @@ export interface LatencySummary {
   max: number
 }
 
+/** What every run measures of its deliveries, whatever the suite. */
+export interface DeliveryFigures {
+  /** measured messages sent */
+  messages: number
+  /** measured deliveries received (a group message counts once per recipient) */
+  delivered: number
+  /** deliveries per second */
+  messagesPerSecond: number
+  latencyMs: LatencySummary
+  /** warm-up included; must be 0 */
+  lost: number
+  duplicates: number
+}
+
 /** Summarises the first `count` samples (milliseconds). Sorts `samples` in place. */
 export function summarise (samples: Float64Array, count = samples.length): LatencySummary {
   const sorted = samples.subarray(0, count).sort()
