@@ -163,6 +163,10 @@ export async function startFerretDb (options: { startTimeoutMs?: number } = {}):
   process.once('exit', killOnExit)
 
   let stopped: Promise<void> | undefined
+  // A FerretDB that dies under a test (a panic) fails it with "connection refused": say why here.
+  void exited.then(() => {
+    if (stopped === undefined) process.stderr.write(`\n!!! FerretDB on port ${port ?? '?'} exited by itself (${child.exitCode ?? child.signalCode ?? '?'}); its last lines:\n${tail()}\n\n`)
+  })
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
       process.removeListener('exit', killOnExit)
