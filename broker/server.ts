@@ -241,7 +241,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     })
     await idle.start()
     await desk.rebalance()
-    quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.idle() }, async () => { await membership.stop() })
+    quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.drain() }, async () => { await membership.stop() })
 
     const trustProxy = parseTrustProxy(config.TRUST_PROXY)
     const handler = createConnectionHandler(broker, { maxPacketBytes: config.MAX_PACKET_BYTES, maxTopicLevels: config.MAX_TOPIC_LEVELS }, log.child({ part: 'transport' }), metrics, trustProxy)

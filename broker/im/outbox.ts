@@ -39,6 +39,8 @@ export class Outbox {
   readonly #finished = new Map<string, Promise<void>>()
   readonly #inFlight = new Set<Promise<void>>()
   readonly #failures = new RepeatedFailures()
+  /** shutting down: new commands are refused unacknowledged, to go again through another node */
+  #draining = false
 
   constructor (deps: OutboxDeps) {
     this.#deps = deps
@@ -46,6 +48,9 @@ export class Outbox {
 
   /** Handles one command; resolves when it is done (stored, fanned out) or reported as an error. */
   async handle (caller: Caller, payload: Buffer): Promise<void> {
+    // Not started, not acknowledged: the client is disconnected and sends it again (same cmid)
+    // once it has reconnected — through the load balancer to another node, during a rolling restart.
+    if (this.#draining) throw new ImError('IM_ERR_INTERNAL', 'This broker node is shutting down; send the command again after reconnecting.')
     const work = this.#handle(caller, payload)
     this.#inFlight.add(work)
     try {
@@ -55,8 +60,12 @@ export class Outbox {
     }
   }
 
-  /** Resolves when the commands under way now are done (shutdown waits for them). */
-  async idle (): Promise<void> {
+  /**
+   * Shutdown: takes no new command, and resolves when the commands under way are done — so a
+   * node under load stops in the time its commands take, not while its clients keep sending.
+   */
+  async drain (): Promise<void> {
+    this.#draining = true
     await Promise.allSettled([...this.#inFlight])
   }
 

@@ -52,6 +52,24 @@ describe('outbox', () => {
     await assert.rejects(box.handle(caller, sendCommand('m-2')), /store write failed/)
   })
 
+  it('refuses new commands unacknowledged once it drains for a shutdown, and waits for those under way', async () => {
+    let release: () => void = () => {}
+    const stored: string[] = []
+    const { box, inbox } = outbox(async (cmid) => { await new Promise<void>((resolve) => { release = resolve }); stored.push(cmid) })
+    const first = box.handle(caller, sendCommand('m-under-way'))
+    await new Promise((resolve) => setImmediate(resolve))
+    let drained = false
+    const draining = box.drain().then(() => { drained = true })
+    await assert.rejects(box.handle(caller, sendCommand('m-late')), (err: ImError) => err.code === 'IM_ERR_INTERNAL' && /shutting down/.test(err.message))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(drained, false, 'the command under way is waited for')
+    release()
+    await first
+    await draining
+    assert.deepEqual(stored, ['m-under-way'], 'the late command was not run: its client sends it again elsewhere')
+    assert.deepEqual(inbox, [], 'and it got no error event: nothing happened to it')
+  })
+
   it('lets a command that failed once go through when the fault has passed', async () => {
     let broken = true
     const stored: string[] = []
