@@ -140,6 +140,21 @@ describe('two broker nodes sharing MongoDB and Redis', () => {
     assert.deepEqual(history.body.messages.map((m: { seq: number }) => m.seq), range(1, 10))
   })
 
+  it('gives a principal with a connection on each node every event once per connection', async () => {
+    const erin = await createUser(a.httpUrl, admin, 'erin')
+    const finn = await createUser(a.httpUrl, admin, 'finn')
+    const cid = await createConversation(a.httpUrl, erin.token, 'direct', ['finn'])
+    const sender = await joinAs(a, erin)
+    const finnOnA = await joinAs(a, finn)
+    const finnOnB = await joinAs(b, finn)
+    await Promise.all(range(1, 5).map(async (n) => { await sender.command({ op: 'send', cmid: `e${n}`, cid, type: 'text', body: { text: `to both ${n}` } }) }))
+    await waitFor(() => msgSeqs(finnOnA, cid).length >= 5 && msgSeqs(finnOnB, cid).length >= 5, 10_000, 'five messages on both of finn\'s connections')
+    await sleep(SETTLE_MS)
+    assert.deepEqual(msgSeqs(finnOnA, cid), range(1, 5), 'finn on node A')
+    assert.deepEqual(msgSeqs(finnOnB, cid), range(1, 5), 'finn on node B')
+    assert.deepEqual(msgSeqs(sender, cid), range(1, 5), 'the sender\'s echoes')
+  })
+
   it('takes over a persistent session across nodes: the old connection on A is closed, B delivers what was queued meanwhile', async () => {
     const first = await session(a, 'roamer')
     assert.equal(first.sessionPresent, false)
