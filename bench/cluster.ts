@@ -90,12 +90,12 @@ async function runDeployment (deployment: Deployment, transport: Transport, back
     const imOptions: ImRunOptions = { ...common, httpUrl: first.httpUrl, adminToken: await adminLogin(first.httpUrl, adminPassword), messages: options.messages }
     if (options.scenarios.includes('direct')) {
       await measure('relay', (phase) => runRelay({ ...common, clients: options.clients, messages: options.messages, phase }))
-      await measure('im direct', (phase) => runImDirect({ ...imOptions, phase }, { pairs: options.clients }))
+      if (!options.relayOnly) await measure('im direct', (phase) => runImDirect({ ...imOptions, phase }, { pairs: options.clients }))
     }
     if (options.scenarios.includes('group')) {
       const group = { members: options.groupSize, senders: options.groupSenders }
       await measure('relay group', (phase) => runRelayGroup({ ...common, messages: options.groupMessages, phase }, group))
-      await measure('im group', (phase) => runImGroup({ ...imOptions, messages: options.groupMessages, phase }, group))
+      if (!options.relayOnly) await measure('im group', (phase) => runImGroup({ ...imOptions, messages: options.groupMessages, phase }, group))
     }
     return rows
   } finally {
@@ -147,12 +147,12 @@ function describe (options: BenchOptions): string {
   const lines = [`mqtt-im bench — cluster: ${options.deployments.map(deploymentLabel).join(', ')}; window ${options.window} per sender, payload ${options.payload} B, ${options.warmup} warm-up messages per run, transports ${options.transports.join(', ')}`]
   if (options.scenarios.includes('direct')) {
     lines.push(`  relay:       ${options.clients} publisher → subscriber pairs, ${options.messages} QoS 1 messages; publisher i on node i mod N, its subscriber on the next node`)
-    lines.push(`  im direct:   ${options.clients} sender → recipient pairs, ${options.messages} send commands; sender i on node i mod N, its recipient on the next node`)
+    if (!options.relayOnly) lines.push(`  im direct:   ${options.clients} sender → recipient pairs, ${options.messages} send commands; sender i on node i mod N, its recipient on the next node`)
   }
   if (options.scenarios.includes('group')) {
     const { groupSize: g, groupSenders: s, groupMessages: n } = options
     lines.push(`  relay group: ${g} clients on one topic, ${s} publishing, ${n} messages × ${g - 1} recipients; client i on node i mod N`)
-    lines.push(`  im group:    ${g} members of one group, ${s} sending, ${n} send commands × ${g - 1} recipients; member i on node i mod N`)
+    if (!options.relayOnly) lines.push(`  im group:    ${g} members of one group, ${s} sending, ${n} send commands × ${g - 1} recipients; member i on node i mod N`)
   }
   return lines.join('\n')
 }

@@ -55,6 +55,8 @@ export interface BenchOptions {
   prefill: { visitors: number, supportMessages: number, users: number, waiting: number }
   /** cluster: the deployments measured, in order */
   deployments: Deployment[]
+  /** cluster: the relay runs alone (IM on FerretDB measures FerretDB's table scans) */
+  relayOnly: boolean
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -91,6 +93,7 @@ store-size (alone; also --transports, --json):
   --prefill-waiting N   of the visitors, how many are still waiting in the queue, not closed (default 0)
 cluster (alone; relay and im direct — with --scenarios group, relay group and im group too — on
 several deployments; --messages, --warmup, --clients, --window, --payload, --transports, --json apply):
+  --relay-only          the relay runs alone, no IM runs (on FerretDB an IM run measures FerretDB)
   --deployments L       from: ${DEPLOYMENT_NAMES} (default ${DEFAULT_DEPLOYMENTS});
                         mongodb: $MONGO_URL, else a FerretDB started by the bench; redis: $REDIS_URL, else redis-server`
 
@@ -127,6 +130,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       'prefill-users': { type: 'string' },
       'prefill-waiting': { type: 'string', default: '0' },
       deployments: { type: 'string', default: DEFAULT_DEPLOYMENTS },
+      'relay-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false }
     }
   })
@@ -176,7 +180,8 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       users,
       waiting: int('prefill-waiting', values['prefill-waiting'], 0, visitors)
     },
-    deployments: deployments(values.deployments)
+    deployments: deployments(values.deployments),
+    relayOnly: values['relay-only']
   }
 }
 
