@@ -34,28 +34,19 @@ export class NginxCluster {
   readonly admin: string
   readonly #mongo: MongoServer
   readonly #redis: RedisServer
-  readonly #onSigterm: () => void
 
-  private constructor (parts: { nodes: RestartableBroker[], lb: Nginx, admin: string, mongo: MongoServer, redis: RedisServer, onSigterm: () => void }) {
+  private constructor (parts: { nodes: RestartableBroker[], lb: Nginx, admin: string, mongo: MongoServer, redis: RedisServer }) {
     this.nodes = parts.nodes
     this.lb = parts.lb
     this.admin = parts.admin
     this.#mongo = parts.mongo
     this.#redis = parts.redis
-    this.#onSigterm = parts.onSigterm
   }
 
   static async start (options: ClusterOptions): Promise<NginxCluster> {
     const [mongo, redis] = await Promise.all([startFerretDb(), startRedis()])
-    // The runner ends a file that overruns its timeout with SIGTERM. The nodes and nginx stop on it
-    // (RestartableBroker, startNginx), FerretDB and Redis only on a normal exit: stop them too
-    // (both send their SIGTERM at once), and end the process if no one else is left to.
-    const onSigterm = (): void => {
-      void redis.stop()
-      void mongo.stop()
-      if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM')
-    }
-    process.once('SIGTERM', onSigterm)
+    // The runner ends a file that overruns its timeout with SIGTERM: the nodes, nginx, FerretDB and
+    // Redis each stop on it (their helpers).
     const env = {
       STORE: 'mongodb', MONGO_URL: mongo.url, MONGO_DB: uniqueDbName(options.dbPrefix), CLUSTER_REDIS_URL: redis.url,
       // as deploy/nginx/mqtt-im.conf says: believe nginx's X-Forwarded-For
@@ -72,9 +63,8 @@ export class NginxCluster {
         httpUpstreams: nodes.map((node) => `127.0.0.1:${node.broker.ports.http}`),
         mqttUpstreams: nodes.map((node) => `127.0.0.1:${node.broker.ports.mqtt}`)
       })
-      return new NginxCluster({ nodes, lb, admin: await adminToken(lb.httpUrl), mongo, redis, onSigterm })
+      return new NginxCluster({ nodes, lb, admin: await adminToken(lb.httpUrl), mongo, redis })
     } catch (err) {
-      process.off('SIGTERM', onSigterm)
       await lb?.stop()
       await Promise.all(nodes.map(async (node) => { await node.dispose() }))
       await Promise.all([redis.stop(), mongo.stop()])
@@ -136,7 +126,6 @@ export class NginxCluster {
 
   /** Stops nginx, the nodes, Redis and FerretDB; the clients are the test's to close first. */
   async stop (): Promise<void> {
-    process.off('SIGTERM', this.#onSigterm)
     await this.lb.stop()
     await Promise.all(this.nodes.map(async (node) => { await node.dispose() }))
     await this.#redis.stop()

@@ -95,12 +95,20 @@ async function startOnce (binary: string, port: number): Promise<{ server: Redis
     child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
+  // The runner ends a file that overruns its timeout with SIGTERM, which skips 'exit': stop it then too.
+  const onSigterm = (): void => {
+    onExit()
+    process.off('exit', onExit)
+    process.kill(process.pid, 'SIGTERM')
+  }
   process.once('exit', onExit)
+  process.once('SIGTERM', onSigterm)
 
   let stopped: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
       process.removeListener('exit', onExit)
+      process.removeListener('SIGTERM', onSigterm)
       await kill(child, exited, spawnError !== undefined)
       rmSync(dir, { recursive: true, force: true })
     })()
