@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline'
 import { loadConfig } from '../../broker/config/load.js'
 import type { ConfigInput } from '../../broker/config/schema.js'
 import { startServer, type ImServer, type Intercept, type Ports } from '../../broker/server.js'
+import { cleanUpOnExit } from './exit-guard.js'
 
 export const ADMIN_PASSWORD = 'admin-pass-1'
 export const JWT_SECRET = 'test-secret-test-secret-test-secret-0123'
@@ -135,21 +136,13 @@ export class RestartableBroker {
   readonly #env: Record<string, string>
   /** the latest process, also while it starts (`current` is set once it is ready) */
   #child: ChildProcess | undefined
-  readonly #onExit = (): void => {
+  readonly #forget = cleanUpOnExit(() => {
     this.#child?.kill('SIGKILL')
     rmSync(this.dataDir, { recursive: true, force: true })
-  }
-
-  readonly #onSigterm = (): void => {
-    this.#onExit()
-    process.off('exit', this.#onExit)
-    process.kill(process.pid, 'SIGTERM')
-  }
+  })
 
   constructor (env: Record<string, string> = {}) {
     this.#env = env
-    process.once('exit', this.#onExit)
-    process.once('SIGTERM', this.#onSigterm)
   }
 
   get broker (): SpawnedBroker {
@@ -210,8 +203,7 @@ export class RestartableBroker {
   async dispose (): Promise<void> {
     await this.current?.kill('SIGKILL')
     rmSync(this.dataDir, { recursive: true, force: true })
-    process.off('exit', this.#onExit)
-    process.off('SIGTERM', this.#onSigterm)
+    this.#forget()
   }
 }
 

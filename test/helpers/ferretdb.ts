@@ -20,6 +20,7 @@ import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MongoClient } from 'mongodb'
+import { cleanUpOnExit } from './exit-guard.js'
 
 export const FERRETDB_VERSION = 'v1.24.2'
 
@@ -159,16 +160,10 @@ export async function startFerretDb (options: { startTimeoutMs?: number } = {}):
   let spawnError: Error | undefined
   child.once('error', (error) => { spawnError = error })
   const exited = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
-  const killOnExit = (): void => { child.kill('SIGKILL') }
-  // The runner ends a file that overruns its timeout with SIGTERM, which skips 'exit': stop it then too.
-  const onSigterm = (): void => {
-    killOnExit()
+  const forget = cleanUpOnExit(() => {
+    child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
-    process.off('exit', killOnExit)
-    process.kill(process.pid, 'SIGTERM')
-  }
-  process.once('exit', killOnExit)
-  process.once('SIGTERM', onSigterm)
+  })
 
   let stopped: Promise<void> | undefined
   // A FerretDB that dies under a test (a panic) fails it with "connection refused": say why here.
@@ -177,8 +172,7 @@ export async function startFerretDb (options: { startTimeoutMs?: number } = {}):
   })
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
-      process.removeListener('exit', killOnExit)
-      process.removeListener('SIGTERM', onSigterm)
+      forget()
       if (child.exitCode === null && child.signalCode === null && spawnError === undefined) child.kill('SIGTERM')
       const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
       // a child that never started may never emit 'close'

@@ -19,6 +19,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './broker.js'
+import { cleanUpOnExit } from './exit-guard.js'
 
 export interface NginxOptions {
   /** the nodes' HTTP listeners, `127.0.0.1:port` */
@@ -187,23 +188,15 @@ async function startOnce (binary: string, options: NginxOptions, httpPort: numbe
   const log = (): string => [`--- error.log ---\n${read('error.log')}${output}`, `--- stream.log ---\n${read('stream.log')}`, `--- http.log ---\n${read('http.log')}`].join('\n')
 
   // SIGTERM, not SIGKILL: nginx's fast shutdown stops the worker too (it would outlive a killed master)
-  const onExit = (): void => {
+  const forget = cleanUpOnExit(() => {
     if (running()) child.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
-  }
-  const onSigterm = (): void => {
-    onExit()
-    process.off('exit', onExit)
-    process.kill(process.pid, 'SIGTERM')
-  }
-  process.once('exit', onExit)
-  process.once('SIGTERM', onSigterm)
+  })
 
   let stopped: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
-      process.off('exit', onExit)
-      process.off('SIGTERM', onSigterm)
+      forget()
       if (spawnError === undefined) {
         if (running()) child.kill('SIGTERM')
         const timer = setTimeout(() => { child.kill('SIGKILL') }, STOP_TIMEOUT_MS)

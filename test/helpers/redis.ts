@@ -15,6 +15,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './broker.js'
+import { cleanUpOnExit } from './exit-guard.js'
 
 export interface RedisServer {
   /** `redis://127.0.0.1:{port}` */
@@ -91,24 +92,15 @@ async function startOnce (binary: string, port: number): Promise<{ server: Redis
   let spawnError: Error | undefined
   child.once('error', (err) => { spawnError = err })
   const exited = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
-  const onExit = (): void => {
+  const forget = cleanUpOnExit(() => {
     child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
-  }
-  // The runner ends a file that overruns its timeout with SIGTERM, which skips 'exit': stop it then too.
-  const onSigterm = (): void => {
-    onExit()
-    process.off('exit', onExit)
-    process.kill(process.pid, 'SIGTERM')
-  }
-  process.once('exit', onExit)
-  process.once('SIGTERM', onSigterm)
+  })
 
   let stopped: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
-      process.removeListener('exit', onExit)
-      process.removeListener('SIGTERM', onSigterm)
+      forget()
       await kill(child, exited, spawnError !== undefined)
       rmSync(dir, { recursive: true, force: true })
     })()
