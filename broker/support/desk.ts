@@ -12,7 +12,8 @@ import type { AgentState, AgentStatus, CloseReason, Conversation, VisitorContext
 import type { Caller } from '../im/conversations.js'
 import type { EventPublisher } from '../im/events.js'
 import { KeyedLock } from '../lib/keyed-lock.js'
-import type { AgentPatch, AgentRecord, ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
+import type { AgentPatch, ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
+import { toRecord } from '../store/support-records.js'
 import type { Announcer } from './announcer.js'
 import { Assignments } from './assignment.js'
 import { noticeText } from './notices.js'
@@ -100,7 +101,7 @@ export class SupportDesk {
       if (current.support!.state === 'active') throw new ImError('IM_ERR_ALREADY_ASSIGNED')
       const agent = await this.agent(caller.uid)
       if (!hasRoom(agent)) throw new ImError('IM_ERR_AGENT_FULL')
-      await this.#deps.support.patchAgent(agent.uid, {}, record(agent)) // an agent claiming before it set a status
+      await this.#deps.support.patchAgent(agent.uid, {}, toRecord(agent)) // an agent claiming before it set a status
       const outcome = await this.#assignments.assign(current, agent)
       if ('conv' in outcome) return outcome.conv
       throw new ImError(outcome.lost === 'full' ? 'IM_ERR_AGENT_FULL' : 'IM_ERR_ALREADY_ASSIGNED')
@@ -184,7 +185,7 @@ export class SupportDesk {
     this.#requireAgent(caller)
     const current = await this.agent(caller.uid)
     const patch: AgentPatch = { status, ...(capacity !== undefined ? { capacity } : {}), ...(status === 'online' ? { disconnectedAt: null } : {}) }
-    await this.#deps.support.patchAgent(caller.uid, patch, record(current))
+    await this.#deps.support.patchAgent(caller.uid, patch, toRecord(current))
     const agent = await this.agent(caller.uid)
     await this.#deps.events.toInbox(caller.uid, { ev: 'agent', agent })
     await this.rebalance()
@@ -255,10 +256,4 @@ export class SupportDesk {
   #requireAgent (caller: Caller): void {
     if (caller.role !== 'agent' && caller.role !== 'admin') throw new ImError('IM_ERR_FORBIDDEN', 'Only agents do that.')
   }
-}
-
-/** An agent's state as a record to create it from. */
-function record (agent: AgentState): AgentRecord {
-  const { active: _active, ...rest } = agent
-  return rest
 }

@@ -16,7 +16,7 @@
 import type { AgentState, Conversation } from '../../../shared/protocol.js'
 import { KeyedLock } from '../../lib/keyed-lock.js'
 import type { AgentPatch, AgentRecord, CannedReply, SupportStore } from '../ports.js'
-import { applyAgentPatch, withSlots } from '../support-records.js'
+import { applyAgentPatch, toRecord, withSlots } from '../support-records.js'
 import type { RootDb } from './open.js'
 
 const pad = (n: number): string => String(n).padStart(15, '0')
@@ -58,8 +58,7 @@ export class LevelSupportStore implements SupportStore {
   }
 
   async putAgent (agent: AgentRecord): Promise<void> {
-    const { active: _active, ...record } = agent as StoredAgent
-    await this.#lock.run(`agent:${agent.uid}`, async () => { await this.#agents.put(agent.uid, record) })
+    await this.#lock.run(`agent:${agent.uid}`, async () => { await this.#agents.put(agent.uid, toRecord(agent)) })
   }
 
   async patchAgent (uid: string, patch: AgentPatch, create?: AgentRecord): Promise<void> {
@@ -197,8 +196,7 @@ export class LevelSupportStore implements SupportStore {
       for (const record of await this.#agents.values().all()) {
         if (!record.active) continue
         for (const cid of record.active) await this.#slots.put(`${record.uid}!${cid}`, String(record.idleSince))
-        const { active: _active, ...rest } = record
-        await this.#agents.put(record.uid, rest)
+        await this.#agents.put(record.uid, toRecord(record))
       }
     })()
     await this.#migrated

@@ -23,7 +23,7 @@ import type { Collection, Db } from 'mongodb'
 import type { AgentState, Conversation } from '../../../shared/protocol.js'
 import { KeyedLock } from '../../lib/keyed-lock.js'
 import type { AgentPatch, AgentRecord, CannedReply, SupportStore } from '../ports.js'
-import { withSlots } from '../support-records.js'
+import { toRecord, withSlots } from '../support-records.js'
 import { isDuplicateKey, replaceOrInsert } from './connect.js'
 import { MongoSupportRouting } from './support-routing.js'
 
@@ -72,8 +72,7 @@ export class MongoSupportStore implements SupportStore {
   }
 
   async putAgent (agent: AgentRecord): Promise<void> {
-    const { active: _active, ...record } = agent as AgentState
-    await this.#lock.run(`agent:${agent.uid}`, async () => { await replaceOrInsert(this.#agents, { _id: agent.uid, ...record }) })
+    await this.#lock.run(`agent:${agent.uid}`, async () => { await replaceOrInsert(this.#agents, { _id: agent.uid, ...toRecord(agent) }) })
   }
 
   async patchAgent (uid: string, patch: AgentPatch, create?: AgentRecord): Promise<void> {
