@@ -65,6 +65,7 @@ export async function startBroker (env: Record<string, string> = {}, reuse?: Bro
     HOST: '127.0.0.1',
     MQTT_PORT: String(reuse?.ports?.mqtt ?? 0),
     HTTP_PORT: String(reuse?.ports?.http ?? 0),
+    METRICS_PORT: '0',
     DATA_DIR: dataDir,
     ANONYMOUS_NAMESPACE: 'bench/#',
     LOG_LEVEL: 'info',

@@ -29,6 +29,7 @@ import { HookAdapter } from './hooks/adapt.js'
 import { createAuthenticate } from './hooks/authenticate.js'
 import { createAuthorizeForward, createAuthorizePublish, createAuthorizeSubscribe } from './hooks/authorize.js'
 import { buildHttpApp, type HttpDeps } from './http/app.js'
+import { createMetricsListener } from './http/metrics-listener.js'
 import { createRateLimits } from './limits/rate-limits.js'
 import { RetainedBudget } from './limits/retained-budget.js'
 import { SubscriptionCap } from './limits/subscription-cap.js'
@@ -79,7 +80,8 @@ export interface Intercept {
   queue?: (clientId: string, stored: AsyncIterable<QueuedRef>) => AsyncIterable<QueuedRef>
 }
 
-export interface Ports { mqtt: number, http: number, mqtts?: number, https?: number }
+/** `metrics`: the metrics listener (METRICS_PORT on METRICS_HOST, loopback by default) */
+export interface Ports { mqtt: number, http: number, metrics: number, mqtts?: number, https?: number }
 
 export interface ImServer {
   readonly config: Config
@@ -263,11 +265,14 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
 
     const mqtt = listenMqtt(handler)
     listeners.push(mqtt)
+    const metricsListener = createMetricsListener({ metrics, health: httpDeps.health, ...(config.METRICS_TOKEN ? { token: config.METRICS_TOKEN } : {}) })
+    listeners.push(metricsListener)
     const http = await buildHttpApp(httpDeps, { ...httpOptions, onUpgrade: webSocketUpgrade(handler, wsMax, 'ws') })
     apps.push(http)
     const ports: Ports = {
       mqtt: await listen(mqtt, config.MQTT_PORT, config.HOST),
-      http: await listenHttp(http, config.HTTP_PORT, config.HOST)
+      http: await listenHttp(http, config.HTTP_PORT, config.HOST),
+      metrics: await listen(metricsListener, config.METRICS_PORT, config.METRICS_HOST)
     }
     if (tls) {
       const mqtts = listenMqtt(handler, tls)
@@ -375,7 +380,8 @@ function publicUrls (config: Config, ports: Ports): Record<string, string> {
     websocket: `${base.replace(/^http/, 'ws')}/mqtt`,
     api: `${base}/api/v1`,
     health: `${base}/healthz`,
-    metrics: `${base}/metrics`
+    // its own listener, on this machine unless METRICS_HOST says otherwise [IM-HTTP-3]
+    metrics: `http://${config.METRICS_HOST.includes(':') ? `[${config.METRICS_HOST}]` : config.METRICS_HOST}:${ports.metrics}/metrics`
   }
   if (ports.mqtts !== undefined) urls.mqtts = `mqtts://${host}:${ports.mqtts}`
   if (ports.https !== undefined) urls.wss = `wss://${host}:${ports.https}/mqtt`

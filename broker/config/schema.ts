@@ -62,6 +62,8 @@ export const configSchema = z.object({
   CORS_ORIGINS: z.string().default('*'),
   TRUST_PROXY: z.string().default(''),
   METRICS_TOKEN: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_PORT: port.default(9464),
   LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: positiveInt.default(30),
   LOGIN_MAX_FAILURES: positiveInt.max(1000).default(5),
   LOGIN_LOCKOUT_SECONDS: positiveInt.max(3600).default(30),
@@ -82,12 +84,20 @@ export const configSchema = z.object({
     // A generated key lives in one node's DATA_DIR: a token from one node would fail on the next.
     ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'STORE=mongodb needs JWT_SECRET, the same on every broker node' })
   }
+  if (!isLoopbackHost(c.METRICS_HOST) && !c.METRICS_TOKEN) {
+    // The metrics listener is kept off the network unless a scraper must prove who it is. [IM-HTTP-3]
+    ctx.addIssue({ code: 'custom', path: ['METRICS_HOST'], message: 'METRICS_HOST other than a loopback address (127.0.0.1, ::1, localhost) needs METRICS_TOKEN' })
+  }
   if (c.CLUSTER_REDIS_URL && c.STORE !== 'mongodb') {
     // Nodes share sessions, offline queues and history through MongoDB; on LevelDB each node
     // would keep its own, and a client moving to another node would find nothing of it there.
     ctx.addIssue({ code: 'custom', path: ['CLUSTER_REDIS_URL'], message: 'CLUSTER_REDIS_URL needs STORE=mongodb: the broker nodes must share one MongoDB (STORE=level keeps each node\'s state on its own disk)' })
   }
 })
+
+function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
 
 /** `redis://` or `rediss://` (TLS) with a host; the password, if any, in the URL's password part. */
 function isRedisUrl (value: string): boolean {

@@ -54,7 +54,7 @@ export interface HttpOptions {
   maxBodyBytes: number
   corsOrigins: string
   trustProxy: TrustProxy
-  /** bearer token for `/metrics`; without it, loopback only */
+  /** bearer token for `/metrics` on this port; without it, the metrics are on their own listener only */
   metricsToken?: string
   tls?: { key: Buffer, cert: Buffer }
   /** called for each upgrade request on `/mqtt` */
@@ -109,7 +109,7 @@ export async function buildHttpApp (deps: HttpDeps, options: HttpOptions): Promi
   opsRoutes(app, deps, options.metricsToken)
   consoleRoutes(app)
   widgetRoutes(app)
-  app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', metrics: '/metrics', console: '/console' }))
+  app.get('/', async () => ({ name: 'mqtt-im', api: '/api/v1', websocket: '/mqtt', health: '/healthz', ...(options.metricsToken ? { metrics: '/metrics' } : {}), console: '/console' }))
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0]

@@ -23,8 +23,8 @@ describe('bad input is refused and everyone else goes on', () => {
     await waitFor(() => seen.some((m) => m.payload === text), 3000, 'the witness message')
   }
   const protocolErrors = async (reason: string): Promise<number> => {
-    const metrics = await api(broker.httpUrl, 'GET', '/metrics')
-    const line = (metrics.body as string).split('\n').find((l) => l.startsWith(`mqtt_protocol_errors_total{reason="${reason}"}`))
+    const metrics = await (await fetch(broker.metricsUrl)).text()
+    const line = metrics.split('\n').find((l) => l.startsWith(`mqtt_protocol_errors_total{reason="${reason}"}`))
     return line ? Number(line.split(' ')[1]) : 0
   }
   const open = async (kind: 'tcp' | 'ws'): Promise<RawConnection> => {

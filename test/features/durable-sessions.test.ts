@@ -58,8 +58,8 @@ async function leaveOffline (url: string, options: IClientOptions, topic: string
   }
 }
 
-async function queueDrops (httpUrl: string): Promise<Record<string, number>> {
-  const res = await fetch(`${httpUrl}/metrics`)
+async function queueDrops (metricsUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(metricsUrl)
   assert.equal(res.status, 200)
   const text = await res.text()
   const drops: Record<string, number> = {}
@@ -283,7 +283,7 @@ describe('bounded offline queue', () => {
       const publisher = await connectClient(broker.mqttUrl, anonymous('pub-full'))
       await Promise.all(range('f', 1, 8).map(async (p) => { await publisher.publishAsync('q/full', p, { qos: 1 }) }))
       await publisher.endAsync()
-      assert.deepEqual(await queueDrops(broker.httpUrl), { full: 3 })
+      assert.deepEqual(await queueDrops(broker.metricsUrl), { full: 3 })
 
       const back = await sessionOf(broker, 'full-1')
       assert.deepEqual(await receive(back, 5, 'queued messages'), range('f', 1, 5))
@@ -291,19 +291,19 @@ describe('bounded offline queue', () => {
 
       // The delivered messages freed their slots: the queue fills up to the bound again.
       await publishInOrder(broker.mqttUrl, anonymous('pub-full'), 'q/full', range('r', 1, 6))
-      assert.deepEqual(await queueDrops(broker.httpUrl), { full: 4 })
+      assert.deepEqual(await queueDrops(broker.metricsUrl), { full: 4 })
       const again = await sessionOf(broker, 'full-1')
       assert.deepEqual(await receive(again, 5, 'queued messages'), range('r', 1, 5))
     })
 
     it('bounds each client on its own', async () => {
-      const before = (await queueDrops(broker.httpUrl)).full ?? 0
+      const before = (await queueDrops(broker.metricsUrl)).full ?? 0
       await leaveOffline(broker.mqttUrl, anonymous('own-1'), 'q/own')
       await publishInOrder(broker.mqttUrl, anonymous('pub-own'), 'q/own', range('o', 1, 4))
       await leaveOffline(broker.mqttUrl, anonymous('own-2'), 'q/own')
       await publishInOrder(broker.mqttUrl, anonymous('pub-own'), 'q/own', range('o', 5, 7))
       // own-1 had room for one more of o5..o7; own-2, subscribed later, has room for all three.
-      assert.equal((await queueDrops(broker.httpUrl)).full, before + 2)
+      assert.equal((await queueDrops(broker.metricsUrl)).full, before + 2)
       const one = await sessionOf(broker, 'own-1')
       const two = await sessionOf(broker, 'own-2')
       assert.deepEqual(await receive(one, 5, 'own-1 messages'), range('o', 1, 5))
@@ -362,14 +362,14 @@ describe('bounded offline queue', () => {
       const back = await sessionOf(broker, 'old-1')
       assert.equal(back.sessionPresent, true)
       assert.deepEqual(await receive(back, 1, 'fresh message'), ['fresh'])
-      assert.deepEqual(await queueDrops(broker.httpUrl), { expired: 3 })
+      assert.deepEqual(await queueDrops(broker.metricsUrl), { expired: 3 })
       await back.client.endAsync()
 
       // The expired messages gave their slots back: five new ones all fit.
       await publishInOrder(broker.mqttUrl, anonymous('pub-old'), 'q/old', range('n', 1, 5))
       const again = await sessionOf(broker, 'old-1')
       assert.deepEqual(await receive(again, 5, 'queued messages'), range('n', 1, 5))
-      assert.deepEqual(await queueDrops(broker.httpUrl), { expired: 3 })
+      assert.deepEqual(await queueDrops(broker.metricsUrl), { expired: 3 })
     })
   })
 })

@@ -1,7 +1,7 @@
 /**
  * HTTP answers carry nosniff and a deny-everything CSP; CORS stays open for the widget's API but
- * not for the admin API; `/metrics` is served to this machine only, or to whoever holds
- * METRICS_TOKEN. [IM-HTTP-2] [IM-HTTP-3]
+ * not for the admin API; `/metrics` is served on its own listener bound to this machine, and on
+ * the public port only to whoever holds METRICS_TOKEN. [IM-HTTP-2] [IM-HTTP-3]
  */
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
@@ -86,22 +86,43 @@ describe('/metrics access', () => {
   })
   after(async () => { await Promise.all([local.stop(), tokened.stop()]) })
 
-  it('serves the metrics to a client on this machine, not through a proxy', async () => {
-    const direct = await fetch(`${local.httpUrl}/metrics`)
-    assert.equal(direct.status, 200)
-    assert.match(await direct.text(), /mqtt_connections/)
-    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
-      const proxied = await fetch(`${local.httpUrl}/metrics`, { headers: { [header]: header === 'forwarded' ? 'for=203.0.113.9' : '203.0.113.9' } })
-      assert.equal(proxied.status, 403, header)
-      assert.equal((await proxied.json() as { error: { code: string } }).error.code, 'IM_ERR_FORBIDDEN')
-    }
+  it('serves the metrics on their own listener, bound to this machine', async () => {
+    const url = new URL(local.metricsUrl)
+    assert.equal(url.hostname, '127.0.0.1')
+    assert.notEqual(Number(url.port), local.server.ports.http)
+    assert.equal(local.server.urls.metrics, local.metricsUrl)
+    const scraped = await fetch(local.metricsUrl)
+    assert.equal(scraped.status, 200)
+    assert.match(await scraped.text(), /mqtt_connections/)
+    assert.equal((await fetch(new URL('/healthz', url))).status, 200)
+    assert.equal((await fetch(new URL('/api/v1/me', url))).status, 404)
   })
 
-  it('asks for METRICS_TOKEN when one is set, from anywhere', async () => {
+  it('answers nothing about metrics on the public port without METRICS_TOKEN, not even to a local peer without proxy headers', async () => {
+    // what a same-host reverse proxy that adds no forwarding header sends on behalf of anyone
+    const plain = await fetch(`${local.httpUrl}/metrics`)
+    assert.equal(plain.status, 404)
+    assert.doesNotMatch(await plain.text(), /mqtt_connections/)
+    for (const header of ['x-forwarded-for', 'forwarded', 'x-real-ip']) {
+      const proxied = await fetch(`${local.httpUrl}/metrics`, { headers: { [header]: header === 'forwarded' ? 'for=203.0.113.9' : '203.0.113.9' } })
+      assert.equal(proxied.status, 404, header)
+      assert.equal((await proxied.json() as { error: { code: string } }).error.code, 'IM_ERR_NOT_FOUND')
+    }
+    const raw = await rawHttp(local.server.ports.http, 'GET /metrics HTTP/1.0\r\n\r\n')
+    assert.match(raw, /^HTTP\/1\.1 404/)
+    assert.equal(((await fetch(`${local.httpUrl}/`)).headers.get('content-type') ?? '').startsWith('application/json'), true)
+    assert.equal((await (await fetch(`${local.httpUrl}/`)).json() as Record<string, unknown>).metrics, undefined)
+  })
+
+  it('asks for METRICS_TOKEN when one is set, from anywhere, on both ports', async () => {
     assert.equal((await fetch(`${tokened.httpUrl}/metrics`)).status, 401)
     assert.equal((await fetch(`${tokened.httpUrl}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401)
     const ok = await fetch(`${tokened.httpUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}`, 'x-forwarded-for': '203.0.113.9' } })
     assert.equal(ok.status, 200)
     assert.match(await ok.text(), /http_requests_total/)
+    const refused = await fetch(tokened.metricsUrl)
+    assert.equal(refused.status, 401)
+    assert.equal((await refused.json() as { error: { code: string } }).error.code, 'IM_ERR_UNAUTHENTICATED')
+    assert.equal((await fetch(tokened.metricsUrl, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status, 200)
   })
 })

@@ -13,7 +13,7 @@ import { ADMIN_PASSWORD, JWT_SECRET, tempDataDir } from '../helpers/broker.js'
 /** Runs broker/main.ts and resolves with its exit code and stderr (it must exit by itself). */
 async function startExpectingFailure (dataDir: string): Promise<{ code: number | null, stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
-    env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir },
+    env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir },
     stdio: ['ignore', 'ignore', 'pipe']
   })
   let stderr = ''

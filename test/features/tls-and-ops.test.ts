@@ -69,7 +69,7 @@ describe('TLS listeners, health and metrics', () => {
     await subscribeCodes(client, ['im/u/bob/in'])
     await client.publishAsync('im/u/alice/out', '{}', { qos: 1 })
     await connackCode(broker.mqttUrl, { username: 'alice', password: 'wrong' })
-    const text = (await api(broker.httpUrl, 'GET', '/metrics')).body as string
+    const text = await (await fetch(broker.metricsUrl)).text()
     const value = (series: string): number => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.split(' ')[1] ?? NaN)
     assert.equal(value('mqtt_connections{transport="tcp"}'), 1)
     assert.equal(value('mqtt_acl_denials_total{action="subscribe"}'), 1)

@@ -27,6 +27,8 @@ export interface TestBroker {
   mqttUrl: string
   wsUrl: string
   httpUrl: string
+  /** the metrics listener's `/metrics` (its own port, on 127.0.0.1) */
+  metricsUrl: string
   stop (): Promise<void>
 }
 
@@ -44,7 +46,7 @@ export function storeSettings (dataDir: string): Record<string, string> {
 export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dataDir = tempDataDir(), intercept?: Intercept): Promise<TestBroker> {
   const config = loadConfig({
     overrides: {
-      HOST: '127.0.0.1', MQTT_PORT: 0, HTTP_PORT: 0, MQTTS_PORT: 0, HTTPS_PORT: 0,
+      HOST: '127.0.0.1', MQTT_PORT: 0, HTTP_PORT: 0, MQTTS_PORT: 0, HTTPS_PORT: 0, METRICS_PORT: 0,
       DATA_DIR: dataDir, ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: (process.env.TEST_LOG_LEVEL ?? 'silent') as ConfigInput['LOG_LEVEL'],
       ...storeSettings(dataDir),
       ...overrides
@@ -57,6 +59,7 @@ export async function startTestBroker (overrides: Partial<ConfigInput> = {}, dat
     mqttUrl: `mqtt://127.0.0.1:${server.ports.mqtt}`,
     wsUrl: `ws://127.0.0.1:${server.ports.http}/mqtt`,
     httpUrl: `http://127.0.0.1:${server.ports.http}`,
+    metricsUrl: `http://127.0.0.1:${server.ports.metrics}/metrics`,
     async stop () {
       await server.close()
       rmSync(dataDir, { recursive: true, force: true })
@@ -86,7 +89,7 @@ export async function spawnBroker (env: Record<string, string>, onSpawn?: (child
   const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
     env: {
       ...process.env,
-      HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'info',
+      HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'info',
       ...(env.DATA_DIR ? storeSettings(env.DATA_DIR) : {}),
       ...env
     },

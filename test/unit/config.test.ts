@@ -65,6 +65,17 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'http://:s3cret@h' } }), (err: unknown) => err instanceof ConfigError && !err.message.includes('s3cret'))
   })
 
+  it('keeps the metrics listener on this machine unless METRICS_TOKEN guards it [IM-HTTP-3]', () => {
+    const defaults = loadConfig({ env: {} })
+    assert.equal(defaults.METRICS_HOST, '127.0.0.1')
+    assert.equal(defaults.METRICS_PORT, 9464)
+    for (const host of ['0.0.0.0', '::', '10.0.0.11']) {
+      assert.throws(() => loadConfig({ env: { METRICS_HOST: host } }), /METRICS_HOST other than a loopback address .* needs METRICS_TOKEN/, host)
+    }
+    assert.equal(loadConfig({ env: { METRICS_HOST: '0.0.0.0', METRICS_TOKEN: 'metrics-token-0123456789' } }).METRICS_HOST, '0.0.0.0')
+    assert.equal(loadConfig({ env: { METRICS_HOST: '::1' } }).METRICS_HOST, '::1')
+  })
+
   it('refuses a TLS key without a certificate, unknown keys in the file and a file that is not JSON', () => {
     assert.throws(() => loadConfig({ env: { TLS_KEY_FILE: '/k.pem' } }), /TLS_KEY_FILE and TLS_CERT_FILE must be set together/)
     const dir = tempDataDir()
