@@ -34,6 +34,7 @@ function brokerEnv (adminPassword: string): Record<string, string> {
     ...LOAD_FROM_ONE_ADDRESS,
     VISITORS_PER_IP_PER_MINUTE: '1000000',
     NEW_VISITORS_PER_SITE_PER_MINUTE: '1000000',
+    NEW_VISITORS_SOURCE_SHARE_PERCENT: '100', // one address is the whole load: no other network to be fair to
     IDLE_RELEASE_MS: String(86_400_000),
     ADMIN_PASSWORD: adminPassword
   }

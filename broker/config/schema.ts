@@ -69,6 +69,7 @@ export const configSchema = z.object({
   LOGIN_LOCKOUT_SECONDS: positiveInt.max(3600).default(30),
   VISITORS_PER_IP_PER_MINUTE: positiveInt.default(60),
   NEW_VISITORS_PER_SITE_PER_MINUTE: positiveInt.default(1200),
+  NEW_VISITORS_SOURCE_SHARE_PERCENT: positiveInt.max(100).default(5),
   COMMANDS_PER_SECOND: z.coerce.number().positive().max(100_000).default(20),
   COMMAND_BURST: positiveInt.max(100_000).default(60),
   CONNECTS_PER_IP_PER_MINUTE: positiveInt.default(300),

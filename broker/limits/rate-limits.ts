@@ -6,18 +6,20 @@
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import type { Config } from '../config/schema.js'
+import { addressPrefix } from './address-prefix.js'
+import { FairShareBudget } from './fair-share.js'
 import { LoginGuard } from './login-guard.js'
 import { RateLimitedError } from './rate-limited.js'
 import { TokenBucket } from './token-bucket.js'
 
-export type LimitName = 'login-ip' | 'login-uid' | 'visitor-ip' | 'visitor-site' | 'command' | 'connect' | 'conversation'
+export type LimitName = 'login-ip' | 'login-uid' | 'visitor-ip' | 'visitor-site' | 'visitor-source' | 'command' | 'connect' | 'conversation'
 
 export interface RateLimits {
   readonly login: LoginGuard
   /** every `POST /api/v1/visitors`, per client address */
   visitorRequest (ip: string): Promise<void>
-  /** every new visitor identity, per site */
-  newVisitor (siteKey: string): Promise<void>
+  /** every new visitor identity, per site, shared fairly between the networks they come from [IM-LIMIT-FAIR] */
+  newVisitor (siteKey: string, ip: string): Promise<void>
   /** one command on `uid`'s outbox; throws `RateLimitedError` when over */
   command (uid: string): void
   /** one MQTT CONNECT from `ip` */
@@ -28,13 +30,13 @@ export interface RateLimits {
 
 type LimitSettings = Pick<Config,
   'LOGIN_ATTEMPTS_PER_IP_PER_MINUTE' | 'LOGIN_MAX_FAILURES' | 'LOGIN_LOCKOUT_SECONDS' |
-  'VISITORS_PER_IP_PER_MINUTE' | 'NEW_VISITORS_PER_SITE_PER_MINUTE' |
+  'VISITORS_PER_IP_PER_MINUTE' | 'NEW_VISITORS_PER_SITE_PER_MINUTE' | 'NEW_VISITORS_SOURCE_SHARE_PERCENT' |
   'COMMANDS_PER_SECOND' | 'COMMAND_BURST' | 'CONNECTS_PER_IP_PER_MINUTE' | 'CONVERSATIONS_PER_USER_PER_HOUR'>
 
 export function createRateLimits (config: LimitSettings, onRefuse: (limit: LimitName) => void): RateLimits {
   const perMinute = (points: number): RateLimiterMemory => new RateLimiterMemory({ points, duration: 60 })
   const visitorIp = perMinute(config.VISITORS_PER_IP_PER_MINUTE)
-  const visitorSite = perMinute(config.NEW_VISITORS_PER_SITE_PER_MINUTE)
+  const visitorSite = new FairShareBudget({ perWindow: config.NEW_VISITORS_PER_SITE_PER_MINUTE, sharePercent: config.NEW_VISITORS_SOURCE_SHARE_PERCENT, windowMs: 60_000 })
   const connects = perMinute(config.CONNECTS_PER_IP_PER_MINUTE)
   const commands = new TokenBucket({ perSecond: config.COMMANDS_PER_SECOND, burst: config.COMMAND_BURST })
   const conversations = new RateLimiterMemory({ points: config.CONVERSATIONS_PER_USER_PER_HOUR, duration: 3600 })
@@ -57,7 +59,14 @@ export function createRateLimits (config: LimitSettings, onRefuse: (limit: Limit
       onRefuse
     }),
     visitorRequest: async (ip) => { await consume(visitorIp, ip, 'visitor-ip', 'Too many visitor sessions from this address; try again later.') },
-    newVisitor: async (siteKey) => { await consume(visitorSite, siteKey, 'visitor-site', 'Too many new visitors for this site right now; try again later.') },
+    newVisitor: async (siteKey, ip) => {
+      const refused = visitorSite.take(siteKey, addressPrefix(ip))
+      if (!refused) return
+      onRefuse(refused.limit === 'budget' ? 'visitor-site' : 'visitor-source')
+      throw new RateLimitedError(refused.retryMs, refused.limit === 'budget'
+        ? 'Too many new visitors for this site right now; try again later.'
+        : 'Too many new visitors for this site from your network right now; try again later.')
+    },
     connect: async (ip) => { await consume(connects, ip, 'connect', 'Too many connections from this address.') },
     newConversation: async (uid) => { await consume(conversations, uid, 'conversation', 'Too many new conversations this hour; try again later.') },
     command: (uid) => {

@@ -42,8 +42,8 @@ export interface PrincipalServiceDeps {
   tokens: TokenService
   /** how long after expiry a visitor token still proves the visitor's identity */
   visitorRenewSeconds: number
-  /** called before a new visitor identity is made; throws `IM_ERR_RATE_LIMITED` when the site has too many [IM-LIMIT-1] */
-  admitNewVisitor?: (siteKey: string) => Promise<void>
+  /** called before a new visitor identity is made for a client at `ip`; throws `IM_ERR_RATE_LIMITED` when the site, or that client's network, has had too many [IM-LIMIT-FAIR] */
+  admitNewVisitor?: (siteKey: string, ip: string) => Promise<void>
   now?: () => number
 }
 
@@ -121,7 +121,7 @@ export class PrincipalService {
    * `visitorRenewSeconds` ago) the same uid comes back; with an identity token signed by the
    * site's backend the uid is derived from the site's own user id. [IM-AUTH-4], [IM-AUTH-5]
    */
-  async visitor (input: { siteKey: string, token?: string, identityToken?: string }): Promise<Identity> {
+  async visitor (input: { siteKey: string, token?: string, identityToken?: string, ip?: string }): Promise<Identity> {
     const site = await this.#deps.sites.get(input.siteKey)
     if (!site) throw new ImError('IM_ERR_UNKNOWN_SITE')
     if (input.identityToken) return await this.#verifiedVisitor(site, input.identityToken)
@@ -133,7 +133,7 @@ export class PrincipalService {
       }
       // An unusable old token is not an error: the visitor simply starts over.
     }
-    await this.#deps.admitNewVisitor?.(site.siteKey)
+    await this.#deps.admitNewVisitor?.(site.siteKey, input.ip ?? '')
     const now = this.#now()
     const record: PrincipalRecord = {
       uid: `v_${randomBytes(15).toString('base64url')}`,

@@ -31,7 +31,7 @@ export function authRoutes (app: FastifyInstance, { principals, stores, limits }
   app.post('/api/v1/visitors', async (request) => {
     const body = parseBody(visitorBody, request)
     await limits.visitorRequest(request.ip) // [IM-LIMIT-1]
-    return await principals.visitor(body)
+    return await principals.visitor({ ...body, ip: request.ip })
   })
 
   app.get('/api/v1/me', async (request) => {
