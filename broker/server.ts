@@ -139,6 +139,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const retained = new RetainedBudget({
       maxMessages: config.RETAINED_MAX_MESSAGES,
       maxBytes: config.RETAINED_MAX_BYTES,
+      perOwner: { messages: config.RETAINED_MAX_PER_CLIENT, bytes: config.RETAINED_MAX_BYTES_PER_CLIENT },
       onUsage: ({ messages, bytes }) => { metrics.retainedMessages.set(messages); metrics.retainedBytes.set(bytes) }
     })
     const resume = intercept.queue ? readQueueThrough(new ResumeGate(), intercept.queue) : new ResumeGate()

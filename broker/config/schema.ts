@@ -39,6 +39,8 @@ export const configSchema = z.object({
   MAX_SUBSCRIPTIONS_PER_CLIENT: positiveInt.max(1_000_000).default(500),
   RETAINED_MAX_MESSAGES: positiveInt.default(10_000),
   RETAINED_MAX_BYTES: positiveInt.default(104_857_600),
+  RETAINED_MAX_PER_CLIENT: positiveInt.default(1000),
+  RETAINED_MAX_BYTES_PER_CLIENT: positiveInt.default(10_485_760),
   CONNECT_TIMEOUT_MS: positiveInt.default(30_000),
   QUEUE_MAX_MESSAGES: positiveInt.default(1000),
   QUEUE_MAX_AGE_SECONDS: positiveInt.default(7 * 86_400),

@@ -6,7 +6,7 @@ import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client } from
 import { ERRORS, ImError } from '../../shared/errors.js'
 import { isImNamespace } from '../../shared/topics.js'
 import { matches } from '../acl/topic-filter.js'
-import type { RetainedBudget } from '../limits/retained-budget.js'
+import { retainedOwner, type RetainedBudget } from '../limits/retained-budget.js'
 import type { SubscriptionCap } from '../limits/subscription-cap.js'
 import type { Logger } from '../ops/logger.js'
 import type { Metrics } from '../ops/metrics.js'
@@ -87,12 +87,7 @@ export class HookAdapter {
         this.#hooks.authorizePublish(context, { topic: packet.topic, payload: packet.payload as Buffer, qos: packet.qos, retain: packet.retain })
           .then(() => {
             this.#metrics.messagesIn.inc()
-            if (packet.retain && !isImNamespace(packet.topic) && !this.#limits.retained.admit(packet.topic, (packet.payload as Buffer).length)) {
-              // Delivered to the subscribers online now, not kept. [IM-LIMIT-2]
-              packet.retain = false
-              this.#metrics.limitRefusals.inc({ limit: 'retained' })
-              this.#log.warn({ clientId: client.id, uid: context.uid, topic: packet.topic }, 'retained message not kept: the retained store is full')
-            }
+            if (packet.retain && !isImNamespace(packet.topic)) this.#retain(client, context, packet)
             done(null)
           }, (err: unknown) => {
             const error = asImError(err, this.#log)
@@ -129,6 +124,17 @@ export class HookAdapter {
         return withGrantedQos(client, packet)
       }
     }
+  }
+
+  /** Keeps a retained PUBLISH only within the store's ceiling and the publisher's share of it. [IM-LIMIT-2] */
+  #retain (client: Client, context: ClientContext, packet: AedesPublishPacket): void {
+    const owner = retainedOwner(context, addressOf(client.conn))
+    const verdict = this.#limits.retained.admit(packet.topic, (packet.payload as Buffer).length, owner)
+    if (verdict === 'kept') return
+    // Delivered to the subscribers online now, not kept.
+    packet.retain = false
+    this.#metrics.limitRefusals.inc({ limit: verdict === 'total' ? 'retained' : 'retained-per-client' })
+    this.#log.warn({ clientId: client.id, uid: context.uid, topic: packet.topic }, verdict === 'total' ? 'retained message not kept: the retained store is full' : 'retained message not kept: this publisher\'s share of the retained store is full')
   }
 }
 

@@ -10,7 +10,7 @@ import type { MqttClient } from 'mqtt'
 import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
 import { createConversation, join } from '../helpers/im.js'
-import { collect, connectClient, subscribeCodes, waitFor } from '../helpers/mqtt.js'
+import { collect, connectClient, connectClientFrom, subscribeCodes, waitFor } from '../helpers/mqtt.js'
 
 describe('conversation limits', () => {
   let broker: TestBroker
@@ -184,5 +184,69 @@ describe('MQTT resource limits', () => {
     await waitFor(() => kept.length === 1, 3000, 'r/4 retained now')
     const refused = await broker.server.metrics.limitRefusals.get()
     assert.equal(refused.values.find((v) => v.labels.limit === 'retained')?.value, 2)
+  })
+})
+
+describe('retained messages: a share of the store per publisher', () => {
+  let broker: TestBroker
+  const clients: MqttClient[] = []
+  const from = async (localAddress: string, clientId: string): Promise<MqttClient> => {
+    const c = await connectClientFrom(broker.server.ports.mqtt, localAddress, { clientId })
+    clients.push(c)
+    return c
+  }
+  /** The retained messages a new subscriber to `filter` gets, as [topic, payload length]. */
+  const retainedUnder = async (filter: string, expected: number): Promise<Array<[string, number]>> => {
+    const c = await connectClient(broker.mqttUrl, { clientId: `look-${filter.replace(/\W/g, '')}-${clients.length}` })
+    clients.push(c)
+    const got = collect(c)
+    await c.subscribeAsync(filter, { qos: 1 })
+    await waitFor(() => got.length >= expected, 3000, `${expected} retained messages under ${filter}`)
+    // a round trip on the same connection: anything else retained would have come by now
+    await c.subscribeAsync('barrier/none', { qos: 1 })
+    return got.filter((m) => m.retain).map((m): [string, number] => [m.topic, m.payload.length]).sort()
+  }
+  before(async () => {
+    broker = await startTestBroker({ ANONYMOUS_NAMESPACE: '#', RETAINED_MAX_MESSAGES: 20, RETAINED_MAX_PER_CLIENT: 5, RETAINED_MAX_BYTES_PER_CLIENT: 1000 })
+  })
+  after(async () => {
+    await Promise.all(clients.map(async (c) => { await c.endAsync(true) }))
+    await broker.stop()
+  })
+
+  it('keeps at most RETAINED_MAX_PER_CLIENT of one address\'s retained messages, whatever its client ids, delivers the rest live, and leaves the store to others', async () => {
+    const listener = await connectClient(broker.mqttUrl, { clientId: 'share-listener' })
+    clients.push(listener)
+    await listener.subscribeAsync('flood/#', { qos: 1 })
+    const heard = collect(listener)
+    const flooder = await from('127.0.0.1', 'flood-1')
+    for (let n = 1; n <= 30; n++) await flooder.publishAsync(`flood/${n}`, `v${n}`, { qos: 1, retain: true })
+    // a fresh client id from the same address draws on the same share
+    const again = await from('127.0.0.1', 'flood-2')
+    for (let n = 31; n <= 35; n++) await again.publishAsync(`flood/${n}`, `v${n}`, { qos: 1, retain: true })
+    await waitFor(() => heard.filter((m) => !m.retain).length >= 35, 3000, 'every message delivered live')
+    assert.ok(flooder.connected && again.connected, 'the publishers are not disconnected')
+    assert.deepEqual(await retainedUnder('flood/#', 5), [1, 2, 3, 4, 5].map((n): [string, number] => [`flood/${n}`, 2]))
+
+    // another address still has its whole share, although the flood came first
+    const other = await from('127.0.0.2', 'other')
+    for (let n = 1; n <= 5; n++) await other.publishAsync(`other/${n}`, `o${n}`, { qos: 1, retain: true })
+    assert.equal((await retainedUnder('other/#', 5)).length, 5)
+
+    // replacing one's own takes no new place; clearing one makes room for another
+    await flooder.publishAsync('flood/1', 'x'.repeat(10), { qos: 1, retain: true })
+    await flooder.publishAsync('flood/2', '', { qos: 1, retain: true })
+    await flooder.publishAsync('flood/36', 'v36', { qos: 1, retain: true })
+    assert.deepEqual((await retainedUnder('flood/#', 5)).map(([t]) => t), ['flood/1', 'flood/3', 'flood/36', 'flood/4', 'flood/5'])
+
+    // bytes count too: 600 + 600 passes a share of 1,000 bytes
+    const big = await from('127.0.0.3', 'big')
+    await big.publishAsync('big/1', 'b'.repeat(600), { qos: 1, retain: true })
+    await big.publishAsync('big/2', 'b'.repeat(600), { qos: 1, retain: true })
+    assert.deepEqual(await retainedUnder('big/#', 1), [['big/1', 600]])
+
+    const refused = await broker.server.metrics.limitRefusals.get()
+    assert.equal(refused.values.find((v) => v.labels.limit === 'retained-per-client')?.value, 31)
+    assert.equal(refused.values.find((v) => v.labels.limit === 'retained')?.value, undefined, 'the whole store never filled')
   })
 })

@@ -1,10 +1,24 @@
 /** MQTT.js helpers: connect without reconnecting, wait for messages, read CONNACK refusals. */
-import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
+import { createConnection } from 'node:net'
+import { MqttClient, connect, connectAsync, type IClientOptions } from 'mqtt'
 
 export const NO_RECONNECT: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5000 }
 
 export async function connectClient (url: string, options: IClientOptions = {}): Promise<MqttClient> {
   return await connectAsync(url, { ...NO_RECONNECT, ...options })
+}
+
+/**
+ * An MQTT.js client over TCP from the local address `localAddress` (any 127.x.y.z works on
+ * Linux): to the broker, a client on another address. MQTT.js cannot pick its local address.
+ */
+export async function connectClientFrom (port: number, localAddress: string, options: IClientOptions = {}): Promise<MqttClient> {
+  const client = new MqttClient(() => createConnection({ port, host: '127.0.0.1', localAddress }), { protocolVersion: 4, ...NO_RECONNECT, ...options })
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => { client.off('error', reject); resolve() })
+    client.once('error', reject)
+  })
+  return client
 }
 
 /** Resolves with the CONNACK return code of a refused connection (0 if it was accepted). */
