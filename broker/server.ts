@@ -24,6 +24,7 @@ import { TokenService } from './auth/tokens.js'
 import { Membership, presenceDirectory } from './cluster/membership.js'
 import { SubscriptionResync } from './cluster/subscription-resync.js'
 import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
+import { insecureLinks } from './config/link-security.js'
 import type { Config } from './config/schema.js'
 import { HookAdapter } from './hooks/adapt.js'
 import { createAuthenticate } from './hooks/authenticate.js'
@@ -55,10 +56,13 @@ import { PrincipalService } from './principals/service.js'
 import { openBackend, type MqttPersistence } from './store/backend.js'
 import type { MessageStore } from './store/ports.js'
 import { parseTrustProxy } from './transport/client-address.js'
+import { keepLifecycleWhole } from './transport/client-lifecycle.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
 /** Principals are read on every request and CONNECT; another node's change shows within ttlMs. */
 const PRINCIPAL_CACHE = { ttlMs: 5000, maxEntries: 10_000 }
+/** A deleted uid is created again only once no node can cache its old record (a read in flight included). [IM-AUTH-8] */
+const RECREATE_AFTER_MS = PRINCIPAL_CACHE.ttlMs + 1000
 
 export interface ServerOptions {
   config: Config
@@ -97,6 +101,7 @@ export interface ImServer {
 export async function startServer ({ config, log = createLogger(config.LOG_LEVEL), now = Date.now, intercept = {} }: ServerOptions): Promise<ImServer> {
   const metrics = createMetrics()
   const generic = loadGenericAcl(config)
+  for (const { setting, message } of insecureLinks(config)) log.warn({ setting }, message)
   const backend = await openBackend(config)
   // Shutdown runs in this order: stop accepting → finish IM commands under way, stop presence
   // announcements → aedes closes its clients (wills, sessions saved) → drop connections that never
@@ -125,10 +130,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }))
-    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now })
-    // Bound late: closing a principal's connections needs the broker, built further down.
-    const revoked: { close?: (uid: string, reason: RevokeReason) => void } = {}
-    const admin = new PrincipalAdmin({ ...stores, now, onAccessRevoked: (uid, reason) => revoked.close?.(uid, reason) })
+    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now, recreateAfterMs: RECREATE_AFTER_MS, beforeRecreate: async (uid) => { await revoked.forget?.(uid) } })
+    // Bound late: closing a principal's connections needs the broker, and letting go of a deleted
+    // one's conversations and sessions the IM services, built further down.
+    const revoked: { close?: (uid: string, reason: RevokeReason) => void, forget?: (uid: string) => Promise<void> } = {}
+    const admin = new PrincipalAdmin({ ...stores, now, onAccessRevoked: (uid, reason) => revoked.close?.(uid, reason), onDeleted: async (uid) => { await revoked.forget?.(uid) } })
     if (config.ADMIN_PASSWORD) await principals.ensureAdmin(config.ADMIN_PASSWORD)
     if ((await stores.sites.list()).length === 0) {
       const site = await principals.createSite('default')
@@ -234,6 +240,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       onSwept: (kept) => metrics.sessionsStored.set(kept)
     })
     await sessions.start()
+    revoked.forget = async (uid) => { await conversations.leaveAll(uid); await sessions?.dropSessionsOf(uid) }
     const idle = new IdleRelease({
       aedes: broker, whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
       online: async (uid) => await presence.online(uid), sweepsHere: () => membership.isLeader(),
@@ -305,8 +312,15 @@ function readQueueThrough (gate: ResumeGate, queue: NonNullable<Intercept['queue
 
 function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {
   const clientLog = log.child({ part: 'mqtt' })
-  aedes.on('clientReady', (client) => { metrics.clients.inc(); clientLog.debug({ clientId: client.id }, 'client connected') })
-  aedes.on('clientDisconnect', (client) => { metrics.clients.dec(); clientLog.debug({ clientId: client.id }, 'client disconnected') })
+  // aedes reports a disconnect also of a client that closed before its CONNACK (registered, never
+  // ready): only the clients counted in are counted out, so the gauge never goes below zero.
+  const counted = new WeakSet<Client>()
+  aedes.on('clientReady', (client) => { counted.add(client); metrics.clients.inc(); clientLog.debug({ clientId: client.id }, 'client connected') })
+  aedes.on('clientDisconnect', (client) => {
+    if (counted.delete(client)) metrics.clients.dec()
+    clientLog.debug({ clientId: client.id }, 'client disconnected')
+  })
+  keepLifecycleWhole(aedes, (client) => clientLog.debug({ clientId: client.id }, 'connection closed during CONNECT; not kept'))
   aedes.on('clientError', (client, err) => clientLog.debug({ clientId: client.id, err: err.message }, 'client error'))
   aedes.on('connectionError', (_client, err) => clientLog.debug({ err: err.message }, 'connection error before CONNECT'))
   // aedes reports here what fails outside any client (a will sweep, a subscription lookup);

@@ -13,6 +13,13 @@ export interface AccessClaims {
   site?: string
   /** the principal's token generation when the token was issued (absent = 0) [IM-AUTH-6] */
   gen?: number
+  /**
+   * the incarnation of the principal the token was issued to (principals/incarnation.ts); absent
+   * in tokens issued before incarnations existed [IM-AUTH-8]
+   */
+  inc?: string
+  /** when the token was issued (seconds), as verified; set by `verify` only */
+  iat?: number
 }
 
 export interface IssuedToken {
@@ -37,7 +44,7 @@ export class TokenService {
   async issue (claims: AccessClaims): Promise<IssuedToken> {
     const iat = Math.floor(this.#now() / 1000)
     const exp = iat + this.#ttlSeconds
-    const jwt = new SignJWT({ role: claims.role, ...(claims.site ? { site: claims.site } : {}), ...(claims.gen ? { gen: claims.gen } : {}) })
+    const jwt = new SignJWT({ role: claims.role, ...(claims.site ? { site: claims.site } : {}), ...(claims.gen ? { gen: claims.gen } : {}), ...(claims.inc ? { inc: claims.inc } : {}) })
       .setProtectedHeader({ alg: ALG, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setSubject(claims.uid)
@@ -57,7 +64,10 @@ export class TokenService {
     if (!isUid(uid) || !isRole(role)) throw new ImError('IM_ERR_UNAUTHENTICATED')
     const site = typeof payload.site === 'string' ? payload.site : undefined
     const gen = typeof payload.gen === 'number' && Number.isSafeInteger(payload.gen) ? payload.gen : 0
-    return { uid, role, ...(site ? { site } : {}), gen }
+    // A claim of the wrong type fits no incarnation (never taken for an absent one).
+    const inc = payload.inc === undefined ? undefined : typeof payload.inc === 'string' ? payload.inc : ''
+    const iat = typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? payload.iat : undefined
+    return { uid, role, ...(site ? { site } : {}), gen, ...(inc !== undefined ? { inc } : {}), ...(iat !== undefined ? { iat } : {}) }
   }
 }
 

@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { ImError } from '../../shared/errors.js'
 import type { Role } from '../../shared/identity.js'
 import type { Conversation, ConversationKind, ConversationSummary, Member } from '../../shared/protocol.js'
-import type { ConversationStore, MessageStore, PrincipalStore } from '../store/ports.js'
+import { incarnationOf } from '../principals/incarnation.js'
+import type { ConversationStore, MessageStore, PrincipalRecord, PrincipalStore } from '../store/ports.js'
 import type { EventPublisher } from './events.js'
 
 export interface Caller { uid: string, role: Role }
@@ -51,7 +52,7 @@ export class ConversationService {
     const { maxGroupMembers } = this.#deps.limits
     if (input.kind === 'direct' && uids.length !== 2) throw new ImError('IM_ERR_BAD_REQUEST', 'A direct conversation has exactly two different members.')
     if (uids.length > maxGroupMembers) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${maxGroupMembers} members.`)
-    const cid = input.kind === 'direct' ? directCid(uids) : `g_${randomBytes(12).toString('base64url')}`
+    const cid = input.kind === 'direct' ? await this.#directCid(uids) : `g_${randomBytes(12).toString('base64url')}`
     if (input.kind === 'direct') {
       const existing = await this.#deps.conversations.get(cid)
       if (existing) return { conv: await this.requireMember(cid, caller.uid), created: false }
@@ -82,6 +83,33 @@ export class ConversationService {
     }
     await this.#deps.events.toInboxes(uids, { ev: 'conv', type: 'created', conv })
     return { conv, created: true }
+  }
+
+  /**
+   * A deleted principal leaves every conversation it was in: the other members keep it and its
+   * history, and are told (`member-removed`); a principal created later under the same uid finds
+   * none of them. [IM-AUTH-8]
+   */
+  async leaveAll (uid: string): Promise<void> {
+    let after: string | undefined
+    for (;;) {
+      const cids = await this.#deps.conversations.cidsOf(uid, { ...(after === undefined ? {} : { after }), limit: LEAVE_PAGE })
+      if (cids.length === 0) return
+      for (const cid of cids) {
+        const next = await this.#deps.conversations.removeMember(cid, uid)
+        await this.#deps.events.toInboxes(next.members.map((m) => m.uid), { ev: 'conv', type: 'member-removed', conv: next, uid })
+      }
+      after = cids.at(-1)
+    }
+  }
+
+  /**
+   * The one direct conversation of a pair of principals — of these incarnations of them: once a
+   * member was deleted (and left it), the uid created again starts a new one. [IM-AUTH-8]
+   */
+  async #directCid (uids: string[]): Promise<string> {
+    const records = await Promise.all(uids.map(async (uid) => await this.#deps.principals.get(uid)))
+    return directCid(uids.map((uid, i) => directKey(uid, records[i])))
   }
 
   /** The conversation, if `uid` is a member. [IM-ACL-5] */
@@ -177,7 +205,19 @@ function withoutPending ({ pending: _pending, ...member }: Member): Member {
   return member
 }
 
-/** One direct conversation per pair: its id is derived from the two uids. */
+/** How many conversations a deleted principal leaves per store read. */
+const LEAVE_PAGE = 100
+
+/**
+ * What identifies a member of a direct pair: the uid, with the incarnation for a principal
+ * created since incarnations exist. A principal stored before keeps its bare uid, so the direct
+ * conversations it had keep their ids; an unknown uid too (the create is refused further on).
+ */
+function directKey (uid: string, record: PrincipalRecord | undefined): string {
+  return record?.incarnation === undefined ? uid : `${uid}\u0001${incarnationOf(record)}`
+}
+
+/** One direct conversation per pair: its id is derived from the two members' keys. */
 function directCid (uids: string[]): string {
   const [a, b] = [...uids].sort()
   return `d_${createHash('sha256').update(`${a}\0${b}`).digest('base64url').slice(0, 22)}`

@@ -109,6 +109,23 @@ export class SessionExpiry {
     }
   }
 
+  /**
+   * Drops every stored session of a deleted principal — subscriptions, queued events, record —
+   * so that a principal created later under the same uid, with the same client id, starts a new
+   * session instead of receiving the old one's events. [IM-AUTH-8] Reads every record: a
+   * deletion is rare.
+   */
+  async dropSessionsOf (uid: string): Promise<void> {
+    for await (const seen of this.#deps.store.list()) {
+      if (seen.uid !== uid) continue
+      await this.#lock.run(seen.clientId, async () => {
+        if ((await this.#deps.store.get(seen.clientId))?.uid !== uid) return
+        await this.#deps.persistence.dropSession(seen.clientId)
+        await this.#deps.store.delete(seen.clientId)
+      })
+    }
+  }
+
   async #offline (record: SessionRecord, now: number): Promise<void> {
     const { node: _node, ...rest } = record
     await this.#deps.store.put({ ...rest, online: false, lastSeen: now })

@@ -13,6 +13,12 @@ export interface PrincipalAdminDeps {
   now: () => number
   /** called after a principal lost its access: its connections are closed */
   onAccessRevoked: (uid: string, reason: RevokeReason) => void
+  /**
+   * called after a principal was deleted: what its uid still holds elsewhere (conversation
+   * memberships, persistent sessions) is let go, so a principal created later under the same uid
+   * starts with nothing of it [IM-AUTH-8]
+   */
+  onDeleted?: (uid: string) => Promise<void>
 }
 
 export type RevokeReason = 'disabled' | 'deleted' | 'tokens-revoked'
@@ -37,11 +43,16 @@ export class PrincipalAdmin {
     return next
   }
 
-  /** Removes the principal; its conversations and messages stay (members keep their history). */
+  /**
+   * Removes the principal; its conversations and messages stay with the other members, and it
+   * leaves them (`onDeleted`): a principal created later under the same uid is a stranger to
+   * them. [IM-AUTH-8]
+   */
   async delete (actor: string, uid: string): Promise<void> {
     if (actor === uid) throw new ImError('IM_ERR_BAD_REQUEST', 'An admin cannot delete itself.')
-    if (!await this.#deps.principals.delete(uid)) throw new ImError('IM_ERR_NOT_FOUND', `No principal ${uid}.`)
+    if (!await this.#deps.principals.delete(uid, this.#deps.now())) throw new ImError('IM_ERR_NOT_FOUND', `No principal ${uid}.`)
     this.#deps.onAccessRevoked(uid, 'deleted')
+    await this.#deps.onDeleted?.(uid)
   }
 
   /** Every token issued so far stops working; the next login issues tokens of the new generation. */
@@ -66,7 +77,8 @@ export class PrincipalAdmin {
   async #change (uid: string, change: (p: PrincipalRecord) => PrincipalRecord): Promise<PrincipalRecord> {
     const current = await this.get(uid)
     const next = { ...change(current), updatedAt: this.#deps.now() }
-    await this.#deps.principals.put(next)
+    // Deleted meanwhile: the change is not written back over the deletion. [IM-AUTH-8]
+    if (!await this.#deps.principals.replace(next)) throw new ImError('IM_ERR_NOT_FOUND', `No principal ${uid}.`)
     return next
   }
 }

@@ -5,7 +5,10 @@
  *
  * Writes through this store forget the entry at once, so a change made on this node (disable,
  * delete, revoke) takes effect on the next request. Another node sharing the store sees it
- * within `ttlMs` at most.
+ * within `ttlMs` at most — which is why a deleted uid is created again only once `ttlMs` has
+ * passed since its deletion (principals/service.ts): by then no node can still hold the old
+ * incarnation's record, and a token of the old incarnation and one of the new never both work.
+ * [IM-AUTH-8]
  */
 import { LRUCache } from 'lru-cache'
 import type { Role } from '../../shared/identity.js'
@@ -39,21 +42,25 @@ export class CachedPrincipalStore implements PrincipalStore {
     await this.#store.create(record)
   }
 
-  async put (record: PrincipalRecord): Promise<void> {
+  async replace (record: PrincipalRecord): Promise<boolean> {
     this.#cache.delete(record.uid)
     try {
-      await this.#store.put(record)
+      return await this.#store.replace(record)
     } finally {
       this.#cache.delete(record.uid)
     }
   }
 
-  async delete (uid: string): Promise<boolean> {
+  async delete (uid: string, at: number): Promise<boolean> {
     try {
-      return await this.#store.delete(uid)
+      return await this.#store.delete(uid, at)
     } finally {
       this.#cache.delete(uid)
     }
+  }
+
+  async deletedAt (uid: string): Promise<number | undefined> {
+    return await this.#store.deletedAt(uid)
   }
 
   async list (filter?: { role?: Role }): Promise<PrincipalRecord[]> {

@@ -4,11 +4,13 @@
  * checking the credentials of an MQTT CONNECT. [IM-AUTH-1..5]
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ImError } from '../../shared/errors.js'
 import type { Role } from '../../shared/identity.js'
 import { hashSecret, verifySecret } from '../auth/passwords.js'
 import { looksLikeJwt, unverifiedIssuer, verifySiteIdentity, type AccessClaims, type IssuedToken, type TokenService } from '../auth/tokens.js'
 import type { Grants, PrincipalRecord, PrincipalStore, SiteRecord, SiteStore } from '../store/ports.js'
+import { incarnationOf, newIncarnation, tokenFits } from './incarnation.js'
 
 export interface NewPrincipal {
   uid?: string
@@ -44,6 +46,16 @@ export interface PrincipalServiceDeps {
   visitorRenewSeconds: number
   /** called before a new visitor identity is made for a client at `ip`; throws `IM_ERR_RATE_LIMITED` when the site, or that client's network, has had too many [IM-LIMIT-FAIR] */
   admitNewVisitor?: (siteKey: string, ip: string) => Promise<void>
+  /**
+   * how long after a uid's deletion it may be created again: longer than any node caches a
+   * principal, so no node still holds the deleted incarnation when the new one exists [IM-AUTH-8]
+   */
+  recreateAfterMs?: number
+  /**
+   * called before a uid deleted earlier is created again: lets go again what the deleted one held
+   * (principals/admin.ts `onDeleted`), in case a broker stopped before it had done so
+   */
+  beforeRecreate?: (uid: string) => Promise<void>
   now?: () => number
 }
 
@@ -60,11 +72,14 @@ export class PrincipalService {
     if (input.role === 'device' ? !input.secret : !input.password) {
       throw new ImError('IM_ERR_BAD_REQUEST', input.role === 'device' ? 'A device needs a `secret`.' : 'A password is required.')
     }
+    // A uid of the caller's choice may be one deleted a moment ago; a random one never is.
+    if (input.uid !== undefined) await this.#waitOutDeletion(input.uid)
     const now = this.#now()
     const defaults = defaultGrants(input.role)
     const record: PrincipalRecord = {
       uid: input.uid ?? `${input.role.slice(0, 1)}_${randomBytes(12).toString('base64url')}`,
       role: input.role,
+      incarnation: newIncarnation(),
       ...(input.name ? { name: input.name } : {}),
       ...(input.password ? { passwordHash: await hashSecret(input.password) } : {}),
       ...(input.secret ? { secretHash: await hashSecret(input.secret) } : {}),
@@ -85,7 +100,10 @@ export class PrincipalService {
     }
     if (existing.role !== 'admin') throw new Error('ADMIN_PASSWORD is set, but the uid "admin" belongs to a non-admin principal')
     if (await verifySecret(existing.passwordHash, password)) return
-    await this.#deps.principals.put({ ...existing, passwordHash: await hashSecret(password), updatedAt: this.#now() })
+    // Deleted meanwhile (by another admin, through another node): created again instead.
+    if (!await this.#deps.principals.replace({ ...existing, passwordHash: await hashSecret(password), updatedAt: this.#now() })) {
+      await this.create({ uid: 'admin', role: 'admin', name: 'Administrator', password })
+    }
   }
 
   async login (uid: string, password: string): Promise<Identity> {
@@ -100,9 +118,10 @@ export class PrincipalService {
 
   /**
    * The principal behind an access token, as the store has it now: a deleted or disabled
-   * principal, or a token of an older generation (revoked), is refused, and the role is the
-   * stored one, whatever the token claims. Used by every authenticated HTTP request and by MQTT
-   * CONNECT. [IM-AUTH-6]
+   * principal, a token of an older generation (revoked) or of another incarnation (issued before
+   * the uid was deleted and created again) is refused, and the role is the stored one, whatever
+   * the token claims. Used by every authenticated HTTP request and by MQTT CONNECT.
+   * [IM-AUTH-6] [IM-AUTH-8]
    */
   async authenticateToken (token: string): Promise<PrincipalRecord> {
     const claims = await this.#deps.tokens.verify(token)
@@ -111,7 +130,7 @@ export class PrincipalService {
 
   async #current (claims: AccessClaims): Promise<PrincipalRecord> {
     const principal = await this.#deps.principals.get(claims.uid)
-    if (!principal || (claims.gen ?? 0) !== (principal.tokenGeneration ?? 0)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    if (!principal || !tokenFits(claims, principal) || (claims.gen ?? 0) !== (principal.tokenGeneration ?? 0)) throw new ImError('IM_ERR_UNAUTHENTICATED')
     if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     return principal
   }
@@ -138,6 +157,7 @@ export class PrincipalService {
     const record: PrincipalRecord = {
       uid: `v_${randomBytes(15).toString('base64url')}`,
       role: 'visitor',
+      incarnation: newIncarnation(),
       site: site.siteKey,
       grants: defaultGrants('visitor'),
       createdAt: now,
@@ -150,18 +170,43 @@ export class PrincipalService {
   async #verifiedVisitor (site: SiteRecord, identityToken: string): Promise<Identity> {
     const identity = await verifySiteIdentity(identityToken, site.secret, site.siteKey, this.#now())
     const uid = `v_${createHash('sha256').update(`${site.siteKey}\0${identity.sub}`).digest('base64url').slice(0, 27)}`
-    const existing = await this.#deps.principals.get(uid)
-    if (existing?.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
-    const now = this.#now()
-    const record: PrincipalRecord = {
-      ...(existing ?? { uid, role: 'visitor', site: site.siteKey, grants: defaultGrants('visitor'), createdAt: now }),
-      externalId: identity.sub,
-      ...(identity.name ? { name: identity.name } : {}),
-      ...(identity.email ? { email: identity.email } : {}),
-      updatedAt: now
+    const details = { externalId: identity.sub, ...(identity.name ? { name: identity.name } : {}), ...(identity.email ? { email: identity.email } : {}) }
+    // The uid is derived, so it may be one an admin deleted: the record is then created anew
+    // (a new incarnation), never written back over the deletion. Two tries: a create that lost
+    // to a concurrent one updates the winner's record instead.
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.#deps.principals.get(uid)
+      if (existing?.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
+      const now = this.#now()
+      if (existing) {
+        const record: PrincipalRecord = { ...existing, ...details, updatedAt: now }
+        if (await this.#deps.principals.replace(record)) return await this.#identity(record)
+      } else {
+        await this.#waitOutDeletion(uid)
+        const record: PrincipalRecord = { uid, role: 'visitor', incarnation: newIncarnation(), site: site.siteKey, grants: defaultGrants('visitor'), ...details, createdAt: now, updatedAt: now }
+        try {
+          await this.#deps.principals.create(record)
+          return await this.#identity(record)
+        } catch (err) {
+          if (!(err instanceof ImError && err.code === 'IM_ERR_PRINCIPAL_EXISTS')) throw err
+        }
+      }
+      if (attempt === 1) throw new ImError('IM_ERR_INTERNAL', 'The visitor record changed while it was written; try again.')
     }
-    await this.#deps.principals.put(record)
-    return await this.#identity(record)
+  }
+
+  /**
+   * Before a uid deleted earlier is created again: waits until no node can still cache the
+   * deleted record (`recreateAfterMs`), and lets go what it held. [IM-AUTH-8]
+   */
+  async #waitOutDeletion (uid: string): Promise<void> {
+    const deletedAt = await this.#deps.principals.deletedAt(uid)
+    // (a uid that exists now is not let go of: its create is refused)
+    if (deletedAt === undefined || await this.#deps.principals.get(uid) !== undefined) return
+    const hold = this.#deps.recreateAfterMs ?? 0
+    const wait = deletedAt + hold - this.#now()
+    if (wait > 0) await sleep(Math.min(wait, hold))
+    await this.#deps.beforeRecreate?.(uid)
   }
 
   /**
@@ -194,7 +239,7 @@ export class PrincipalService {
   }
 
   async #identity (principal: PrincipalRecord): Promise<Identity> {
-    const issued = await this.#deps.tokens.issue({ uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), gen: principal.tokenGeneration ?? 0 })
+    const issued = await this.#deps.tokens.issue({ uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), gen: principal.tokenGeneration ?? 0, inc: incarnationOf(principal) })
     return { uid: principal.uid, role: principal.role, ...(principal.site ? { site: principal.site } : {}), ...issued }
   }
 }

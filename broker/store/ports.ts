@@ -32,6 +32,12 @@ export interface PrincipalRecord {
   disabled?: boolean
   /** tokens carry the generation they were issued in; raising it revokes them all (absent = 0) [IM-AUTH-6] */
   tokenGeneration?: number
+  /**
+   * which life of the uid this is: set when the principal is created, never changed, never
+   * repeated — tokens carry it, so a uid deleted and created again refuses the old tokens.
+   * Absent on records stored before it existed (principals/incarnation.ts). [IM-AUTH-8]
+   */
+  incarnation?: string
   createdAt: number
   updatedAt: number
 }
@@ -40,10 +46,16 @@ export interface PrincipalStore {
   get (uid: string): Promise<PrincipalRecord | undefined>
   /** Creates the principal; rejects with `IM_ERR_PRINCIPAL_EXISTS` when the uid is taken. Atomic. */
   create (record: PrincipalRecord): Promise<void>
-  /** Creates or replaces the principal. */
-  put (record: PrincipalRecord): Promise<void>
-  /** Removes the principal; resolves `false` when there was none. */
-  delete (uid: string): Promise<boolean>
+  /**
+   * Replaces the stored principal of the same uid and incarnation (both absent counts as the
+   * same); resolves `false` and writes nothing when the uid is absent or of another incarnation —
+   * a change read before a deletion never brings the deleted principal back. [IM-AUTH-8]
+   */
+  replace (record: PrincipalRecord): Promise<boolean>
+  /** Removes the principal and remembers that it was deleted `at` (ms); resolves `false` when there was none. */
+  delete (uid: string, at: number): Promise<boolean>
+  /** When `uid` was last deleted, if ever (kept after it is created again). */
+  deletedAt (uid: string): Promise<number | undefined>
   list (filter?: { role?: Role }): Promise<PrincipalRecord[]>
 }
 

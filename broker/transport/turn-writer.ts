@@ -68,11 +68,16 @@ export class TurnWriter {
 
   /**
    * aedes is done with the connection. What it wrote last (a refusing CONNACK, say) is still to
-   * go: it is written, then the connection is destroyed; after an error, at once.
+   * go: it is written, then the connection is destroyed; after an error, at once — unless what
+   * is left is the refusing CONNACK itself: aedes ends a CONNECT it refuses before
+   * authentication (an MQTT 3.1 client id over 23 characters: return code 2, "identifier
+   * rejected", as MQTT 3.1 §3.1 asks) with an error, and the client must still learn why.
    */
   close (err: Error | null): void {
+    const wasAwaiting = this.#connack === 'awaiting'
     const last = this.#ready()
-    if (err || last === undefined || this.#raw.destroyed || !this.#raw.writable) {
+    const refusal = wasAwaiting && this.#connack === 'refused'
+    if ((err && !refusal) || last === undefined || this.#raw.destroyed || !this.#raw.writable) {
       this.#raw.destroy(err ?? undefined)
       return
     }

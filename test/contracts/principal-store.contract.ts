@@ -33,26 +33,59 @@ export function runPrincipalStoreContract (build: () => Promise<PrincipalStoreFi
     } finally { await s.close() }
   })
 
-  it('replaces a principal with put', async () => {
+  it('replaces a principal of the same incarnation, also one stored without an incarnation', async () => {
     const s = await build()
     try {
-      await s.principals.create(record('carol'))
-      await s.principals.put({ ...record('carol'), name: 'Carol', updatedAt: 2 })
-      assert.equal((await s.principals.get('carol'))?.name, 'Carol')
+      await s.principals.create({ ...record('carol'), incarnation: 'inc-c1' })
+      assert.equal(await s.principals.replace({ ...record('carol'), incarnation: 'inc-c1', name: 'Carol', updatedAt: 2 }), true)
+      assert.deepEqual(await s.principals.get('carol'), { ...record('carol'), incarnation: 'inc-c1', name: 'Carol', updatedAt: 2 })
+      await s.principals.create(record('old-timer')) // stored before incarnations existed
+      assert.equal(await s.principals.replace({ ...record('old-timer'), name: 'Old' }), true)
+      assert.equal((await s.principals.get('old-timer'))?.name, 'Old')
+      assert.equal((await s.principals.get('old-timer'))?.incarnation, undefined)
     } finally { await s.close() }
   })
 
-  it('deletes a principal once, and keeps a disabled flag and token generation it was given', async () => {
+  it('never brings a deleted principal back with replace, nor writes over its next incarnation', async () => {
     const s = await build()
     try {
-      await s.principals.create({ ...record('dave'), disabled: true, tokenGeneration: 3 })
+      await s.principals.create({ ...record('cid'), incarnation: 'inc-1' })
+      const read = await s.principals.get('cid')
+      assert.ok(read)
+      assert.equal(await s.principals.delete('cid', 10), true)
+      assert.equal(await s.principals.replace({ ...read, disabled: true }), false, 'a change read before the delete')
+      assert.equal(await s.principals.get('cid'), undefined)
+      await s.principals.create({ ...record('cid'), incarnation: 'inc-2' })
+      assert.equal(await s.principals.replace({ ...read, disabled: true }), false, 'nor over the uid created again')
+      assert.deepEqual(await s.principals.get('cid'), { ...record('cid'), incarnation: 'inc-2' })
+      assert.equal(await s.principals.replace({ ...record('nobody'), incarnation: 'x' }), false)
+      assert.equal(await s.principals.get('nobody'), undefined)
+      // a record without an incarnation does not match one with, nor the other way round
+      await s.principals.create(record('mixed'))
+      assert.equal(await s.principals.replace({ ...record('mixed'), incarnation: 'inc-m' }), false)
+      assert.equal((await s.principals.get('mixed'))?.incarnation, undefined)
+    } finally { await s.close() }
+  })
+
+  it('deletes a principal once, remembers when, and keeps a disabled flag, token generation and incarnation it was given', async () => {
+    const s = await build()
+    try {
+      await s.principals.create({ ...record('dave'), disabled: true, tokenGeneration: 3, incarnation: 'inc-d1' })
       assert.equal((await s.principals.get('dave'))?.disabled, true)
       assert.equal((await s.principals.get('dave'))?.tokenGeneration, 3)
-      assert.equal(await s.principals.delete('dave'), true)
+      assert.equal((await s.principals.get('dave'))?.incarnation, 'inc-d1')
+      assert.equal(await s.principals.deletedAt('dave'), undefined)
+      assert.equal(await s.principals.delete('dave', 1234), true)
       assert.equal(await s.principals.get('dave'), undefined)
-      assert.equal(await s.principals.delete('dave'), false)
+      assert.equal(await s.principals.deletedAt('dave'), 1234)
+      assert.equal(await s.principals.delete('dave', 5678), false)
+      assert.equal(await s.principals.deletedAt('dave'), 1234, 'a delete of nothing changes nothing')
       assert.deepEqual((await s.principals.list()).map((p) => p.uid), [])
-      await s.principals.create(record('dave')) // the uid is free again
+      await s.principals.create({ ...record('dave'), incarnation: 'inc-d2' }) // the uid is free again
+      assert.equal((await s.principals.get('dave'))?.incarnation, 'inc-d2')
+      assert.equal(await s.principals.deletedAt('dave'), 1234, 'still known after the create')
+      assert.equal(await s.principals.delete('dave', 9999), true)
+      assert.equal(await s.principals.deletedAt('dave'), 9999)
     } finally { await s.close() }
   })
 

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { after, before, describe, it } from 'node:test'
-import { SignJWT } from 'jose'
+import { SignJWT, decodeJwt } from 'jose'
 import { ADMIN_PREFIX, ADMIN_ROUTES, looksLikeAdminPath } from '../../broker/http/routes/admin.js'
 import { JWT_SECRET, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey } from '../helpers/http.js'
@@ -77,7 +77,8 @@ describe('admin API guard', () => {
     const agent = await createUser(broker.httpUrl, admin, 'agent-1', 'agent')
     const visitor = await api(broker.httpUrl, 'POST', '/api/v1/visitors', { siteKey: await defaultSiteKey(broker.httpUrl, admin) })
     const key = new TextEncoder().encode(JWT_SECRET)
-    const claimAdmin = async (sub: string, secret = key): Promise<string> => await new SignJWT({ role: 'admin' })
+    // with alice's incarnation, as the broker issues it: only the role claim is forged [IM-AUTH-8]
+    const claimAdmin = async (sub: string, secret = key): Promise<string> => await new SignJWT({ role: 'admin', inc: decodeJwt(user.token).inc })
       .setProtectedHeader({ alg: 'HS256' }).setIssuer('mqtt-im').setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(secret)
     callers.push(
       { who: 'no token', status: 401 },

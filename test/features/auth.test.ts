@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { SignJWT } from 'jose'
+import { SignJWT, decodeJwt } from 'jose'
 import { JWT_SECRET, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey } from '../helpers/http.js'
 import { connackCode, connectClient } from '../helpers/mqtt.js'
@@ -101,7 +101,8 @@ describe('authentication', () => {
     const first = await api(broker.httpUrl, 'POST', '/api/v1/visitors', { siteKey })
     const key = new TextEncoder().encode(JWT_SECRET)
     const now = Math.floor(Date.now() / 1000)
-    const stale = await new SignJWT({ role: 'visitor', site: siteKey }).setProtectedHeader({ alg: 'HS256' }).setIssuer('mqtt-im')
+    // of the visitor's incarnation (its `inc` claim), as every token the broker issues [IM-AUTH-8]
+    const stale = await new SignJWT({ role: 'visitor', site: siteKey, inc: decodeJwt(first.body.token).inc }).setProtectedHeader({ alg: 'HS256' }).setIssuer('mqtt-im')
       .setSubject(first.body.uid).setIssuedAt(now - 10 * 86400).setExpirationTime(now - 9 * 86400).sign(key)
     assert.equal(await connackCode(broker.mqttUrl, { username: first.body.uid, password: stale }), 5)
     const renewed = await api(broker.httpUrl, 'POST', '/api/v1/visitors', { siteKey, token: stale })

@@ -136,6 +136,13 @@ describe('MQTT 3.1.1 broker-side rules, over raw sockets (ANONYMOUS_NAMESPACE=#)
       await connected('level-mqisdp-3', 'tcp', { name: 'MQIsdp', level: 3 })
     })
 
+    it('answers an MQTT 3.1 (MQIsdp) CONNECT with a client id over 23 characters with CONNACK 2, identifier rejected (MQTT 3.1 §3.1), then closes', async () => {
+      const conn = await open()
+      conn.write(rawConnect('x'.repeat(28), { name: 'MQIsdp', level: 3 }))
+      assert.ok(await closedWithin(conn), 'the broker closes the connection')
+      assert.deepEqual([...conn.received()], CONNACK(2))
+    })
+
     it('closes a CONNECT whose protocol name is neither MQTT nor MQIsdp, without CONNACK [MQTT-3.1.2-1]', async () => {
       await refused(await open(), rawConnect('bad-name', { name: 'MQTX' }), 'bad-protocol-name')
     })

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { SignJWT } from 'jose'
+import { SignJWT, decodeJwt } from 'jose'
 import { JWT_SECRET, startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey } from '../helpers/http.js'
 import { closedByBroker, connackCode, connectClient } from '../helpers/mqtt.js'
@@ -101,8 +101,8 @@ describe('disabling, deleting and revoking principals', () => {
   })
 
   it('acts with the stored role: a user token that claims agent is refused staff routes', async () => {
-    await createUser(broker.httpUrl, admin, 'gus')
-    const claimsAgent = await new SignJWT({ role: 'agent' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('mqtt-im')
+    const gus = await createUser(broker.httpUrl, admin, 'gus')
+    const claimsAgent = await new SignJWT({ role: 'agent', inc: decodeJwt(gus.token).inc }).setProtectedHeader({ alg: 'HS256' }).setIssuer('mqtt-im')
       .setSubject('gus').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET))
     const queue = await get('/api/v1/support/queue', claimsAgent)
     assert.equal(queue.status, 403)

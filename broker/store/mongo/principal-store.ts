@@ -1,27 +1,38 @@
 /**
  * Principals and sites in MongoDB:
  *
- *   principals  { _id: uid, ...PrincipalRecord }       index { role, _id } (list by role, uid order)
- *   sites       { _id: siteKey, ...SiteRecord }
+ *   principals           { _id: uid, ...PrincipalRecord }   index { role, _id } (list by role, uid order)
+ *   principal_deletions  { _id: uid, at }                   when a uid was last deleted
+ *   sites                { _id: siteKey, ...SiteRecord }
  *
  * Records are stored as they are with the natural key as `_id`, and read back without it, so
  * what `get` and `list` return deep-equals what was put.
+ *
+ * `replace` is one replaceOne filtered on the uid and the incarnation: on MongoDB a deletion (or
+ * a deletion and a new create) and a replace cannot interleave. FerretDB's replace reads, then
+ * writes by _id without checking the filter again (connect.ts): a replace that read the old
+ * record just before a delete and a new create could write it over the new one. The service
+ * waits out the principal cache after a deletion before creating the uid again (principals/
+ * service.ts), far longer than a replace in flight takes. [IM-AUTH-8]
  */
-import type { Collection, Db } from 'mongodb'
+import type { Collection, Db, Filter } from 'mongodb'
 import { ImError } from '../../../shared/errors.js'
 import type { PrincipalRecord, PrincipalStore, SiteRecord, SiteStore } from '../ports.js'
 import { isDuplicateKey, replaceOrInsert } from './connect.js'
 
 type PrincipalDoc = PrincipalRecord & { _id: string }
+interface DeletionDoc { _id: string, at: number }
 type SiteDoc = SiteRecord & { _id: string }
 
 const withoutId = { projection: { _id: 0 } } as const
 
 export class MongoPrincipalStore implements PrincipalStore {
   readonly #principals: Collection<PrincipalDoc>
+  readonly #deletions: Collection<DeletionDoc>
 
   constructor (db: Db) {
     this.#principals = db.collection<PrincipalDoc>('principals')
+    this.#deletions = db.collection<DeletionDoc>('principal_deletions')
   }
 
   static async open (db: Db): Promise<MongoPrincipalStore> {
@@ -44,12 +55,21 @@ export class MongoPrincipalStore implements PrincipalStore {
     }
   }
 
-  async put (record: PrincipalRecord): Promise<void> {
-    await replaceOrInsert(this.#principals, { _id: record.uid, ...record })
+  async replace (record: PrincipalRecord): Promise<boolean> {
+    const filter: Filter<PrincipalDoc> = { _id: record.uid, incarnation: record.incarnation ?? { $exists: false } }
+    return (await this.#principals.replaceOne(filter, record)).matchedCount === 1
   }
 
-  async delete (uid: string): Promise<boolean> {
+  async delete (uid: string, at: number): Promise<boolean> {
+    // The deletion is remembered first: should the broker stop between the two writes, a later
+    // create of the uid still waits for the caches (principals/service.ts).
+    if (await this.#principals.countDocuments({ _id: uid }, { limit: 1 }) === 0) return false
+    await replaceOrInsert(this.#deletions, { _id: uid, at })
     return (await this.#principals.deleteOne({ _id: uid })).deletedCount === 1
+  }
+
+  async deletedAt (uid: string): Promise<number | undefined> {
+    return (await this.#deletions.findOne({ _id: uid }))?.at
   }
 
   async list (filter: { role?: PrincipalRecord['role'] } = {}): Promise<PrincipalRecord[]> {
