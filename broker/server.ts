@@ -35,6 +35,7 @@ import { createRateLimits } from './limits/rate-limits.js'
 import { RetainedBudget } from './limits/retained-budget.js'
 import { SubscriptionCap } from './limits/subscription-cap.js'
 import { createLogger, type Logger } from './ops/logger.js'
+import { LOW_FILE_LIMIT, defaultPendingConnects, openFileLimit } from './ops/file-limit.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 import { ackAfterStore } from './persistence/ack-after-store.js'
 import { ResumeGate, type QueuedRef } from './persistence/resume-gate.js'
@@ -57,6 +58,7 @@ import { openBackend, type MqttPersistence } from './store/backend.js'
 import type { MessageStore } from './store/ports.js'
 import { parseTrustProxy } from './transport/client-address.js'
 import { keepLifecycleWhole } from './transport/client-lifecycle.js'
+import { PendingConnects } from './transport/pending-connects.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
 /** Principals are read on every request and CONNECT; another node's change shows within ttlMs. */
@@ -206,7 +208,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       limits: { maxGroupMembers: config.MAX_GROUP_MEMBERS, maxPendingGroups: config.MAX_PENDING_GROUPS, admitCreate: limits.newConversation }
     })
     const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
-    const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000 })
+    // `desk` is made below; a visitor's first words rank its chat there [IM-SUPPORT-RANK]
+    const messages = new MessageService({ conversations, messages: imStores.messages, events, now, recallWindowMs: config.RECALL_WINDOW_SECONDS * 1000, onVisitorWrote: async (cid, at) => { await desk.visitorWrote(cid, at) } })
     const supportStore = backend.support
     const announcer = new Announcer({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, now })
     const desk = new SupportDesk({ conversations: imStores.conversations, support: supportStore, principals: stores.principals, events, announcer, defaultCapacity: config.AGENT_CAPACITY, isOpen: parseBusinessHours(config.BUSINESS_HOURS, config.BUSINESS_TIMEZONE), now })
@@ -254,7 +257,18 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.drain() }, async () => { await membership.stop() })
 
     const trustProxy = parseTrustProxy(config.TRUST_PROXY)
-    const handler = createConnectionHandler(broker, { maxPacketBytes: config.MAX_PACKET_BYTES, maxTopicLevels: config.MAX_TOPIC_LEVELS }, log.child({ part: 'transport' }), metrics, trustProxy)
+    const transportLog = log.child({ part: 'transport' })
+    const fileLimit = openFileLimit()
+    if (fileLimit !== undefined && fileLimit < LOW_FILE_LIMIT) transportLog.warn({ openFileLimit: fileLimit }, `the open-file limit allows at most ${fileLimit} connections; raise it (ulimit -n, systemd LimitNOFILE) — see docs/operations.md`)
+    const pending = new PendingConnects({
+      perAddress: config.MAX_PENDING_CONNECTS_PER_IP,
+      total: config.MAX_PENDING_CONNECTS || defaultPendingConnects(fileLimit),
+      onEvict: (remote, reason) => {
+        metrics.limitRefusals.inc({ limit: reason === 'total' ? 'pending-connects' : 'pending-connects-per-ip' })
+        transportLog.debug({ remote, reason }, 'closed a connection still waiting for its CONNECT, to make room')
+      }
+    })
+    const handler = createConnectionHandler(broker, { maxPacketBytes: config.MAX_PACKET_BYTES, maxTopicLevels: config.MAX_TOPIC_LEVELS }, transportLog, metrics, pending, trustProxy)
     handle = handler
     const tls = loadTls(config)
     const started = Date.now()
@@ -283,7 +297,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       metrics: await listen(metricsListener, config.METRICS_PORT, config.METRICS_HOST)
     }
     if (tls) {
-      const mqtts = listenMqtt(handler, tls)
+      const mqtts = listenMqtt(handler, tls, config.CONNECT_TIMEOUT_MS)
       listeners.push(mqtts)
       const https = await buildHttpApp(httpDeps, { ...httpOptions, tls, onUpgrade: webSocketUpgrade(handler, wsMax, 'wss') })
       apps.push(https)

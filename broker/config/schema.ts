@@ -23,6 +23,7 @@ export const configSchema = z.object({
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'MONGO_URL must be a mongodb:// or mongodb+srv:// connection string').optional(),
   MONGO_DB: z.string().regex(/^[^/\\. "$]{1,63}$/, 'MONGO_DB must be a MongoDB database name (1–63 characters, none of / \\ . " $ or space)').default('mqtt_im'),
   CLUSTER_REDIS_URL: z.string().refine(isRedisUrl, 'CLUSTER_REDIS_URL must be a redis:// or rediss:// URL with a host (redis://:password@host:6379/0)').optional(),
+  CLUSTER_REDIS_CA_FILE: optionalPath,
   NODE_LEASE_MS: z.coerce.number().int().min(300).max(600_000).default(15_000),
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: positiveInt.default(86_400),
@@ -41,7 +42,9 @@ export const configSchema = z.object({
   RETAINED_MAX_BYTES: positiveInt.default(104_857_600),
   RETAINED_MAX_PER_CLIENT: positiveInt.default(1000),
   RETAINED_MAX_BYTES_PER_CLIENT: positiveInt.default(10_485_760),
-  CONNECT_TIMEOUT_MS: positiveInt.default(30_000),
+  CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+  MAX_PENDING_CONNECTS_PER_IP: positiveInt.default(32),
+  MAX_PENDING_CONNECTS: z.coerce.number().int().min(0).default(0),
   QUEUE_MAX_MESSAGES: positiveInt.default(1000),
   QUEUE_MAX_AGE_SECONDS: positiveInt.default(7 * 86_400),
   SESSION_EXPIRY_VISITOR_SECONDS: positiveInt.default(86_400),
@@ -95,6 +98,9 @@ export const configSchema = z.object({
     // Nodes share sessions, offline queues and history through MongoDB; on LevelDB each node
     // would keep its own, and a client moving to another node would find nothing of it there.
     ctx.addIssue({ code: 'custom', path: ['CLUSTER_REDIS_URL'], message: 'CLUSTER_REDIS_URL needs STORE=mongodb: the broker nodes must share one MongoDB (STORE=level keeps each node\'s state on its own disk)' })
+  }
+  if (c.CLUSTER_REDIS_CA_FILE && !c.CLUSTER_REDIS_URL?.startsWith('rediss://')) {
+    ctx.addIssue({ code: 'custom', path: ['CLUSTER_REDIS_CA_FILE'], message: 'CLUSTER_REDIS_CA_FILE is for a TLS connection to Redis: CLUSTER_REDIS_URL must start with rediss://' })
   }
 })
 

@@ -12,6 +12,7 @@ export function createMetrics () {
   const m = {
     registry,
     connections: new Gauge({ name: 'mqtt_connections', help: 'Open MQTT connections (authenticated or not), by transport', labelNames: ['transport'] as const, registers: [registry] }),
+    pendingConnects: new Gauge({ name: 'mqtt_connections_pending', help: 'Open MQTT connections that have not sent their CONNECT yet (counted against MAX_PENDING_CONNECTS)', registers: [registry] }),
     clients: new Gauge({ name: 'mqtt_clients_connected', help: 'Clients that completed CONNECT', registers: [registry] }),
     messagesIn: new Counter({ name: 'mqtt_messages_in_total', help: 'PUBLISH packets accepted from clients', registers: [registry] }),
     messagesOut: new Counter({ name: 'mqtt_messages_out_total', help: 'PUBLISH packets forwarded to clients', registers: [registry] }),
@@ -20,7 +21,7 @@ export function createMetrics () {
     queueDrops: new Counter({ name: 'mqtt_queue_dropped_total', help: 'Messages not kept in an offline queue, by reason (full, expired)', labelNames: ['reason'] as const, registers: [registry] }),
     protocolErrors: new Counter({ name: 'mqtt_protocol_errors_total', help: 'Connections closed for malformed or oversized packets, by reason (filter-too-many-levels: a SUBSCRIBE filter refused with 0x80, the connection kept)', labelNames: ['reason'] as const, registers: [registry] }),
     imCommands: new Counter({ name: 'im_commands_total', help: 'IM commands handled, by op and outcome (ok, error: refused with a code, internal: failed unexpectedly)', labelNames: ['op', 'outcome'] as const, registers: [registry] }),
-    limitRefusals: new Counter({ name: 'mqtt_limit_refusals_total', help: 'Subscriptions refused and retained messages not kept because a ceiling was reached, by limit (subscriptions, retained)', labelNames: ['limit'] as const, registers: [registry] }),
+    limitRefusals: new Counter({ name: 'mqtt_limit_refusals_total', help: 'Subscriptions refused and retained messages not kept because a ceiling was reached, by limit (subscriptions, retained, pending-connects, pending-connects-per-ip: a connection still waiting for its CONNECT closed to make room)', labelNames: ['limit'] as const, registers: [registry] }),
     retainedMessages: new Gauge({ name: 'mqtt_retained_messages', help: 'Retained messages outside im/ (counted against RETAINED_MAX_MESSAGES)', registers: [registry] }),
     retainedBytes: new Gauge({ name: 'mqtt_retained_bytes', help: 'Payload bytes of the retained messages outside im/ (counted against RETAINED_MAX_BYTES)', registers: [registry] }),
     sessionsExpired: new Counter({ name: 'mqtt_sessions_expired_total', help: 'Persistent sessions dropped after going unused for their expiry, by role', labelNames: ['role'] as const, registers: [registry] }),

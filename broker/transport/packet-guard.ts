@@ -25,6 +25,8 @@ export function closesConnection (reason: GuardRefusal): boolean {
 export interface GuardOptions extends PacketLimits {
   maxPacketBytes: number
   onRefuse: (reason: GuardRefusal) => void
+  /** the first packet (a CONNECT, or the connection is refused) arrived whole and passed */
+  onFirstPacket?: () => void
 }
 
 /** CONNACK, return code 0x01: unacceptable protocol version [MQTT-3.2.2-3]. */
@@ -103,6 +105,7 @@ class Framer {
         out.replace(offset, offset + total, rewritten.packet)
         for (let i = 0; i < rewritten.refused; i++) this.options.onRefuse('filter-too-many-levels')
       }
+      if (this.#first) this.options.onFirstPacket?.()
       this.#first = false
       offset += total
     }

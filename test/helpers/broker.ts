@@ -85,8 +85,11 @@ const LOG_LINES_KEPT = 400
  * Runs `broker/main.ts` in its own process (through tsx) and waits for its "broker ready" log line.
  * `onSpawn` learns of the process at once, for a caller that must stop it even before it is ready.
  */
-export async function spawnBroker (env: Record<string, string>, onSpawn?: (child: ChildProcess) => void): Promise<SpawnedBroker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
+export async function spawnBroker (env: Record<string, string>, onSpawn?: (child: ChildProcess) => void, { fileLimit }: { fileLimit?: number } = {}): Promise<SpawnedBroker> {
+  const node = [process.execPath, '--import', 'tsx', 'broker/main.ts']
+  // `fileLimit`: the process's open-file limit, soft and hard (`ulimit -n`), as a small server has it
+  const [command, args] = fileLimit === undefined ? [node[0] as string, node.slice(1)] : ['/bin/sh', ['-c', `ulimit -n ${fileLimit} && exec "$@"`, 'sh', ...node]]
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', ADMIN_PASSWORD, JWT_SECRET, LOG_LEVEL: 'info',
