@@ -13,13 +13,18 @@
  *   wills themselves are in the shared MongoDB.
  *
  * At start both Redis connections (one publishes, one subscribes) must be ready within
- * START_TIMEOUT_MS, else the start fails with a message naming the host, never the password.
+ * START_TIMEOUT_MS, else the start fails with a message naming the host, never the password, and
+ * saying what to fix when Redis refused the credentials or its TLS certificate was not trusted
+ * (redis-errors.ts). `rediss://` verifies the server's certificate, against the system's CAs or
+ * `CLUSTER_REDIS_CA_FILE`.
  * Later, a lost Redis is logged once, retried by ioredis, reported by `/healthz` (503), and the
  * broker keeps serving its own clients (redis-mq.ts); its return is logged too.
  */
+import { readFileSync } from 'node:fs'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../ops/logger.js'
+import { explainRedisError } from './redis-errors.js'
 import { RedisMq } from './redis-mq.js'
 
 export interface ClusterHealth { kind: 'single' | 'redis', ok: boolean, error?: string }
@@ -54,14 +59,16 @@ const single: ClusterEmitter = {
   close: async () => {}
 }
 
-export async function openClusterEmitter (config: Pick<Config, 'CLUSTER_REDIS_URL'>, log: Logger, options: ClusterOptions = {}): Promise<ClusterEmitter> {
+export async function openClusterEmitter (config: Pick<Config, 'CLUSTER_REDIS_URL' | 'CLUSTER_REDIS_CA_FILE'>, log: Logger, options: ClusterOptions = {}): Promise<ClusterEmitter> {
   const url = config.CLUSTER_REDIS_URL
   if (url === undefined) return single
   const redis = describeRedisUrl(url)
   const common: RedisOptions = {
     connectTimeout: options.startTimeoutMs ?? START_TIMEOUT_MS,
     // 100 ms, 200 ms … then every 2 s, for as long as it takes
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000)
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    // rediss:// with a private CA; the certificate is verified either way (ioredis: tls.connect)
+    ...(config.CLUSTER_REDIS_CA_FILE ? { tls: { ca: readFileSync(config.CLUSTER_REDIS_CA_FILE) } } : {})
   }
   // Publishing gives up at once when the connection drops: the message is then delivered here
   // only (redis-mq.ts), rather than holding its publisher until Redis is back.
@@ -75,7 +82,7 @@ export async function openClusterEmitter (config: Pick<Config, 'CLUSTER_REDIS_UR
     sub.disconnect()
     // passed on scrubbed, and not as the cause, should an error ever quote the URL
     // eslint-disable-next-line preserve-caught-error
-    throw new Error(`Cannot reach Redis at ${redis.where} (CLUSTER_REDIS_URL): ${redis.scrub((err as Error).message)}`)
+    throw new Error(`Cannot reach Redis at ${redis.where} (CLUSTER_REDIS_URL): ${explainRedisError(redis.scrub((err as Error).message), (err as NodeJS.ErrnoException).code)}`)
   }
   log.info({ redis: redis.where }, 'cluster: routing between broker nodes through Redis')
   const mq = new RedisMq(pub, sub, () => link.deliveredHereOnly())
@@ -125,8 +132,8 @@ class RedisLink {
     this.#conns = conns
     this.#log = log
     for (const conn of conns) {
-      conn.on('error', (err: Error) => {
-        this.#lastError = redis.scrub(err.message)
+      conn.on('error', (err: NodeJS.ErrnoException) => {
+        this.#lastError = explainRedisError(redis.scrub(err.message), err.code)
         if (this.#up) this.#log.debug({ redis: redis.where, err: this.#lastError }, 'cluster: Redis error')
       })
       conn.on('ready', () => { this.#changed() })

@@ -65,6 +65,13 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'http://:s3cret@h' } }), (err: unknown) => err instanceof ConfigError && !err.message.includes('s3cret'))
   })
 
+  it('takes CLUSTER_REDIS_CA_FILE only for a rediss:// URL', () => {
+    const mongo = { STORE: 'mongodb', MONGO_URL: 'mongodb://127.0.0.1:27017', JWT_SECRET: 'x'.repeat(32) }
+    assert.equal(loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'rediss://:s3cret@redis:6380', CLUSTER_REDIS_CA_FILE: '/etc/mqtt-im/ca.crt' } }).CLUSTER_REDIS_CA_FILE, '/etc/mqtt-im/ca.crt')
+    assert.throws(() => loadConfig({ env: { ...mongo, CLUSTER_REDIS_URL: 'redis://:s3cret@redis:6379', CLUSTER_REDIS_CA_FILE: '/etc/mqtt-im/ca.crt' } }), /CLUSTER_REDIS_CA_FILE is for a TLS connection to Redis: CLUSTER_REDIS_URL must start with rediss:\/\//)
+    assert.throws(() => loadConfig({ env: { CLUSTER_REDIS_CA_FILE: '/etc/mqtt-im/ca.crt' } }), /must start with rediss:\/\//)
+  })
+
   it('keeps the metrics listener on this machine unless METRICS_TOKEN guards it [IM-HTTP-3]', () => {
     const defaults = loadConfig({ env: {} })
     assert.equal(defaults.METRICS_HOST, '127.0.0.1')
