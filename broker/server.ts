@@ -20,6 +20,7 @@ import { Acl } from './acl/acl.js'
 import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
 import { resolveJwtSecret } from './auth/jwt-secret.js'
+import { PasswordHasher } from './auth/passwords.js'
 import { TokenService } from './auth/tokens.js'
 import { Membership, presenceDirectory } from './cluster/membership.js'
 import { SubscriptionResync } from './cluster/subscription-resync.js'
@@ -131,8 +132,9 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     cluster = emitter
     const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
-    const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }))
-    const principals = new PrincipalService({ ...stores, tokens, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now, recreateAfterMs: RECREATE_AFTER_MS, beforeRecreate: async (uid) => { await revoked.forget?.(uid) } })
+    const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }), backend.attempts)
+    const passwords = new PasswordHasher({ onCompute: (kind) => metrics.passwordHashes.inc({ kind }) })
+    const principals = new PrincipalService({ ...stores, tokens, passwords, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now, recreateAfterMs: RECREATE_AFTER_MS, beforeRecreate: async (uid) => { await revoked.forget?.(uid) } })
     // Bound late: closing a principal's connections needs the broker, and letting go of a deleted
     // one's conversations and sessions the IM services, built further down.
     const revoked: { close?: (uid: string, reason: RevokeReason) => void, forget?: (uid: string) => Promise<void> } = {}
@@ -154,7 +156,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
     const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
-      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '', admitConnect: limits.connect }),
+      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '', admitConnect: limits.connect, admitSecret: async (ip) => { await limits.login.admitAddress(ip) } }),
       authorizePublish: createAuthorizePublish(acl, async (caller, payload) => { await late.outbox?.handle(caller, payload) }),
       authorizeSubscribe: createAuthorizeSubscribe(acl),
       authorizeForward: createAuthorizeForward(acl)

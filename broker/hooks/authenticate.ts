@@ -8,10 +8,15 @@ export interface AuthenticateOptions {
   allowAnonymous: boolean
   /** counts one CONNECT from an address; throws `IM_ERR_RATE_LIMITED` (CONNACK 3) when over [IM-LIMIT-1] */
   admitConnect?: (address: string) => Promise<void>
+  /**
+   * counts one secret check (a device secret: an argon2 hash) from an address against the login
+   * limit per address; throws `IM_ERR_RATE_LIMITED` (CONNACK 3) when over [IM-LIMIT-1]
+   */
+  admitSecret?: (address: string) => Promise<void>
 }
 
 /** [IM-AUTH-1] `username` = uid, `password` = access token (or a device secret). */
-export function createAuthenticate ({ principals, allowAnonymous, admitConnect }: AuthenticateOptions): AuthenticateHook {
+export function createAuthenticate ({ principals, allowAnonymous, admitConnect, admitSecret }: AuthenticateOptions): AuthenticateHook {
   return async ({ clientId, username, password, clean, emptyClientId, remoteAddress }) => {
     // Before any credential is checked: a device secret costs an argon2 verification.
     if (admitConnect && remoteAddress) await admitConnect(remoteAddress)
@@ -22,7 +27,8 @@ export function createAuthenticate ({ principals, allowAnonymous, admitConnect }
       return { clientId, grants: { presence: [], channels: [] } }
     }
     if (!username || !password) throw new ImError('IM_ERR_UNAUTHENTICATED')
-    const { principal } = await principals.authenticateMqtt(username, password.toString('utf8'))
+    const secretFrom = admitSecret && remoteAddress ? async () => { await admitSecret(remoteAddress) } : undefined
+    const { principal } = await principals.authenticateMqtt(username, password.toString('utf8'), secretFrom)
     return { clientId, uid: principal.uid, role: principal.role, grants: principal.grants }
   }
 }

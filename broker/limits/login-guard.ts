@@ -1,61 +1,120 @@
 /**
- * Password guessing, slowed down (rate-limiter-flexible, in memory):
+ * Password guessing, slowed down. Every attempt is counted BEFORE its password is checked, in one
+ * atomic step of the attempt store (shared by the nodes when STORE=mongodb), so that no number of
+ * concurrent guesses, on one node or many, gets more checks than the limits allow:
  *
- * - per client address: at most `attemptsPerIpPerMinute` login attempts a minute, whatever the uid;
- * - per uid: after `maxFailures` failed attempts (counted over a day, cleared by a success) the uid
- *   is locked for `lockoutSeconds`, doubled for every further failure, up to an hour. While it is
- *   locked no password is checked at all, so a locked account cannot be guessed at any speed.
+ * - per client address: at most `attemptsPerIpPerMinute` attempts a minute (a fixed minute),
+ *   whatever the uid — login passwords and MQTT device secrets alike;
+ * - per uid: `maxFailures` attempts may be under way or failed (over a day); then the uid is
+ *   locked for `lockoutSeconds` after the latest, doubled for every further attempt, up to an
+ *   hour — one attempt per lockout. A successful login clears the count; an attempt whose
+ *   password was never checked (the hashing was full) or was right (a disabled principal) is
+ *   given back. While the uid is locked no password is checked at all, the right one neither.
  *
- * Both answer `IM_ERR_RATE_LIMITED` (HTTP 429 with `Retry-After`). [IM-LIMIT-1]
+ * Both answer `IM_ERR_RATE_LIMITED` (HTTP 429 with `Retry-After`; CONNACK 3). A refusal is
+ * remembered on this node until it runs out (a few seconds at most for a uid, which a success
+ * on another node may clear), so a flood is refused without a store round trip. [IM-LIMIT-1]
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { LRUCache } from 'lru-cache'
+import type { AttemptStore, AttemptTally } from '../store/ports.js'
 import { RateLimitedError } from './rate-limited.js'
 
 export interface LoginGuardOptions {
+  attempts: AttemptStore
   attemptsPerIpPerMinute: number
   maxFailures: number
   lockoutSeconds: number
   onRefuse: (limit: 'login-ip' | 'login-uid') => void
+  now?: () => number
 }
 
-const MAX_LOCKOUT_SECONDS = 3600
-const FAILURE_WINDOW_SECONDS = 86_400
+/** One admitted attempt: say how it ended. */
+export interface LoginTicket {
+  /** the password was right: the uid's count starts again */
+  succeeded (): Promise<void>
+  /** the password was not checked, or was right without a login (disabled): this attempt does not count */
+  giveBack (): Promise<void>
+}
+
+const MINUTE_MS = 60_000
+const MAX_LOCKOUT_MS = 3_600_000
+const FAILURE_WINDOW_MS = 86_400_000
+/** How long a uid's lockout is remembered here without asking the store again. */
+const UID_REFUSAL_MEMORY_MS = 5000
+const REFUSALS_REMEMBERED = 10_000
 
 export class LoginGuard {
   readonly #options: LoginGuardOptions
-  readonly #perIp: RateLimiterMemory
-  readonly #failures = new RateLimiterMemory({ points: Number.MAX_SAFE_INTEGER, duration: FAILURE_WINDOW_SECONDS })
-  readonly #lockouts = new RateLimiterMemory({ points: 1, duration: 1 })
+  readonly #now: () => number
+  /** key → until when it is refused, and until when this node refuses it without asking the store */
+  readonly #refused = new LRUCache<string, { until: number, recheckAt: number }>({ max: REFUSALS_REMEMBERED })
 
   constructor (options: LoginGuardOptions) {
     this.#options = options
-    this.#perIp = new RateLimiterMemory({ points: options.attemptsPerIpPerMinute, duration: 60 })
+    this.#now = options.now ?? Date.now
   }
 
-  /** Throws `RateLimitedError` when this address or this uid may not try now. */
-  async admit (uid: string, ip: string): Promise<void> {
-    const lock = await this.#lockouts.get(uid)
-    if (lock && lock.consumedPoints > 1 && lock.msBeforeNext > 0) {
-      this.#options.onRefuse('login-uid')
-      throw new RateLimitedError(lock.msBeforeNext, 'Too many failed logins for this account; try again later.')
+  /** Counts one attempt from `ip` (any password or secret check); throws `RateLimitedError` when over. */
+  async admitAddress (ip: string): Promise<void> {
+    const now = this.#now()
+    const windowEnd = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS
+    const key = `ip:${ip}:${windowEnd}`
+    this.#refuseIfRemembered(key, 'login-ip', now)
+    const taken = await this.#options.attempts.take(key, now, windowEnd, (tally) => tally.count < this.#options.attemptsPerIpPerMinute)
+    if (taken.taken) return
+    // a full minute stays full: its attempts are never given back
+    this.#refuse(key, 'login-ip', windowEnd, windowEnd)
+  }
+
+  /** Counts one login attempt of `uid` from `ip`; throws `RateLimitedError` when either is over. */
+  async admit (uid: string, ip: string): Promise<LoginTicket> {
+    await this.admitAddress(ip)
+    const now = this.#now()
+    const key = `uid:${uid}`
+    this.#refuseIfRemembered(key, 'login-uid', now)
+    const taken = await this.#options.attempts.take(key, now, now + FAILURE_WINDOW_MS, (tally) => this.#lockedUntil(tally) <= now)
+    if (!taken.taken) {
+      const until = Math.max(this.#lockedUntil(taken.tally), now + 1000)
+      this.#refuse(key, 'login-uid', until, Math.min(until, now + UID_REFUSAL_MEMORY_MS))
     }
-    try {
-      await this.#perIp.consume(ip)
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err
-      this.#options.onRefuse('login-ip')
-      throw new RateLimitedError(err.msBeforeNext, 'Too many login attempts from this address; try again later.')
+    const { attempts } = this.#options
+    return {
+      succeeded: async () => {
+        this.#refused.delete(key)
+        await attempts.clear(key)
+      },
+      giveBack: async () => { await attempts.giveBack(key, taken.slot) }
     }
   }
 
-  async failed (uid: string): Promise<void> {
-    const { consumedPoints } = await this.#failures.penalty(uid)
-    const over = consumedPoints - this.#options.maxFailures
-    if (over < 0) return
-    await this.#lockouts.block(uid, Math.min(MAX_LOCKOUT_SECONDS, this.#options.lockoutSeconds * 2 ** over))
+  /** Until when a uid with these attempts may not try again (0: it may now). */
+  #lockedUntil ({ count, lastAt }: AttemptTally): number {
+    const over = count - this.#options.maxFailures
+    if (over < 0 || lastAt === undefined) return 0
+    return lastAt + Math.min(MAX_LOCKOUT_MS, this.#options.lockoutSeconds * 1000 * 2 ** over)
   }
 
-  async succeeded (uid: string): Promise<void> {
-    await this.#failures.delete(uid)
+  #refuseIfRemembered (key: string, limit: 'login-ip' | 'login-uid', now: number): void {
+    const remembered = this.#refused.get(key)
+    if (remembered === undefined) return
+    if (remembered.recheckAt <= now) {
+      this.#refused.delete(key)
+      return
+    }
+    this.#options.onRefuse(limit)
+    throw refusal(limit, remembered.until - now)
   }
+
+  #refuse (key: string, limit: 'login-ip' | 'login-uid', until: number, recheckAt: number): never {
+    const now = this.#now()
+    this.#refused.set(key, { until, recheckAt })
+    this.#options.onRefuse(limit)
+    throw refusal(limit, until - now)
+  }
+}
+
+function refusal (limit: 'login-ip' | 'login-uid', msBeforeNext: number): RateLimitedError {
+  return new RateLimitedError(msBeforeNext, limit === 'login-ip'
+    ? 'Too many login attempts from this address; try again later.'
+    : 'Too many failed logins for this account; try again later.')
 }

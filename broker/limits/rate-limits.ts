@@ -1,11 +1,12 @@
 /**
  * Every rate limit of the broker, built once from the frozen config. Each refusal is counted in
- * `im_rate_limited_total{limit}`. Counters live in this process's memory: on several nodes each
- * node counts its own share (rate-limiter-flexible has Redis and MongoDB stores for shared
- * counters). [IM-LIMIT-1]
+ * `im_rate_limited_total{limit}`. Login attempts are counted in the store's attempt store, shared
+ * by the nodes when STORE=mongodb (login-guard.ts); the other counters live in this process's
+ * memory: on several nodes each node counts its own share. [IM-LIMIT-1]
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import type { Config } from '../config/schema.js'
+import type { AttemptStore } from '../store/ports.js'
 import { addressPrefix } from './address-prefix.js'
 import { FairShareBudget } from './fair-share.js'
 import { LoginGuard } from './login-guard.js'
@@ -33,7 +34,8 @@ type LimitSettings = Pick<Config,
   'VISITORS_PER_IP_PER_MINUTE' | 'NEW_VISITORS_PER_SITE_PER_MINUTE' | 'NEW_VISITORS_SOURCE_SHARE_PERCENT' |
   'COMMANDS_PER_SECOND' | 'COMMAND_BURST' | 'CONNECTS_PER_IP_PER_MINUTE' | 'CONVERSATIONS_PER_USER_PER_HOUR'>
 
-export function createRateLimits (config: LimitSettings, onRefuse: (limit: LimitName) => void): RateLimits {
+/** `attempts`: where login attempts are counted — the store's, shared by the nodes (limits/login-guard.ts) */
+export function createRateLimits (config: LimitSettings, onRefuse: (limit: LimitName) => void, attempts: AttemptStore): RateLimits {
   const perMinute = (points: number): RateLimiterMemory => new RateLimiterMemory({ points, duration: 60 })
   const visitorIp = perMinute(config.VISITORS_PER_IP_PER_MINUTE)
   const visitorSite = new FairShareBudget({ perWindow: config.NEW_VISITORS_PER_SITE_PER_MINUTE, sharePercent: config.NEW_VISITORS_SOURCE_SHARE_PERCENT, windowMs: 60_000 })
@@ -53,6 +55,7 @@ export function createRateLimits (config: LimitSettings, onRefuse: (limit: Limit
 
   return {
     login: new LoginGuard({
+      attempts,
       attemptsPerIpPerMinute: config.LOGIN_ATTEMPTS_PER_IP_PER_MINUTE,
       maxFailures: config.LOGIN_MAX_FAILURES,
       lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,

@@ -26,6 +26,7 @@ export function createMetrics () {
     retainedBytes: new Gauge({ name: 'mqtt_retained_bytes', help: 'Payload bytes of the retained messages outside im/ (counted against RETAINED_MAX_BYTES)', registers: [registry] }),
     sessionsExpired: new Counter({ name: 'mqtt_sessions_expired_total', help: 'Persistent sessions dropped after going unused for their expiry, by role', labelNames: ['role'] as const, registers: [registry] }),
     sessionsStored: new Gauge({ name: 'mqtt_sessions_stored', help: 'Persistent sessions kept (online and offline), as of the last sweep', registers: [registry] }),
+    passwordHashes: new Counter({ name: 'im_password_hashes_total', help: 'argon2 computations (password and device-secret checks, new hashes), by kind (verify, hash)', labelNames: ['kind'] as const, registers: [registry] }),
     rateLimited: new Counter({ name: 'im_rate_limited_total', help: 'Requests, commands and CONNECTs refused by a rate limit, by limit', labelNames: ['limit'] as const, registers: [registry] }),
     clusterNodes: new Gauge({ name: 'mqtt_cluster_nodes', help: 'Broker nodes with a live lease, as this node saw them at its last beat (1 alone)', registers: [registry] }),
     clusterLeader: new Gauge({ name: 'mqtt_cluster_leader', help: '1 while this node runs the cluster timers (idle release, agent away, session expiry), else 0', registers: [registry] }),

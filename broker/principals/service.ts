@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ImError } from '../../shared/errors.js'
 import type { Role } from '../../shared/identity.js'
-import { hashSecret, verifySecret } from '../auth/passwords.js'
+import { PasswordHasher, hashSecret } from '../auth/passwords.js'
 import { looksLikeJwt, unverifiedIssuer, verifySiteIdentity, type AccessClaims, type IssuedToken, type TokenService } from '../auth/tokens.js'
 import type { Grants, PrincipalRecord, PrincipalStore, SiteRecord, SiteStore } from '../store/ports.js'
 import { incarnationOf, newIncarnation, tokenFits } from './incarnation.js'
@@ -42,6 +42,8 @@ export interface PrincipalServiceDeps {
   principals: PrincipalStore
   sites: SiteStore
   tokens: TokenService
+  /** hashes and checks passwords and device secrets (default: uncounted) */
+  passwords?: PasswordHasher
   /** how long after expiry a visitor token still proves the visitor's identity */
   visitorRenewSeconds: number
   /** called before a new visitor identity is made for a client at `ip`; throws `IM_ERR_RATE_LIMITED` when the site, or that client's network, has had too many [IM-LIMIT-FAIR] */
@@ -62,10 +64,12 @@ export interface PrincipalServiceDeps {
 export class PrincipalService {
   readonly #deps: PrincipalServiceDeps
   readonly #now: () => number
+  readonly #passwords: PasswordHasher
 
   constructor (deps: PrincipalServiceDeps) {
     this.#deps = deps
     this.#now = deps.now ?? Date.now
+    this.#passwords = deps.passwords ?? new PasswordHasher()
   }
 
   async create (input: NewPrincipal): Promise<PrincipalRecord> {
@@ -81,8 +85,8 @@ export class PrincipalService {
       role: input.role,
       incarnation: newIncarnation(),
       ...(input.name ? { name: input.name } : {}),
-      ...(input.password ? { passwordHash: await hashSecret(input.password) } : {}),
-      ...(input.secret ? { secretHash: await hashSecret(input.secret) } : {}),
+      ...(input.password ? { passwordHash: await this.#passwords.hash(input.password) } : {}),
+      ...(input.secret ? { secretHash: await this.#passwords.hash(input.secret) } : {}),
       grants: { presence: input.grants?.presence ?? defaults.presence, channels: input.grants?.channels ?? defaults.channels },
       createdAt: now,
       updatedAt: now
@@ -99,9 +103,9 @@ export class PrincipalService {
       return
     }
     if (existing.role !== 'admin') throw new Error('ADMIN_PASSWORD is set, but the uid "admin" belongs to a non-admin principal')
-    if (await verifySecret(existing.passwordHash, password)) return
+    if (await this.#passwords.verify(existing.passwordHash, password)) return
     // Deleted meanwhile (by another admin, through another node): created again instead.
-    if (!await this.#deps.principals.replace({ ...existing, passwordHash: await hashSecret(password), updatedAt: this.#now() })) {
+    if (!await this.#deps.principals.replace({ ...existing, passwordHash: await this.#passwords.hash(password), updatedAt: this.#now() })) {
       await this.create({ uid: 'admin', role: 'admin', name: 'Administrator', password })
     }
   }
@@ -109,7 +113,7 @@ export class PrincipalService {
   async login (uid: string, password: string): Promise<Identity> {
     const principal = await this.#deps.principals.get(uid)
     // Verify against a real hash even for an unknown uid, so timing does not tell which uids exist.
-    const ok = await verifySecret(principal?.passwordHash ?? DUMMY_HASH, password)
+    const ok = await this.#passwords.verify(principal?.passwordHash ?? DUMMY_HASH, password)
     if (!principal || !ok || principal.role === 'visitor' || principal.role === 'device') throw new ImError('IM_ERR_BAD_CREDENTIALS')
     // Said only to someone who knows the password. [IM-AUTH-6]
     if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
@@ -212,17 +216,19 @@ export class PrincipalService {
   /**
    * Checks MQTT CONNECT credentials: `username` = uid and `password` = access token, or a
    * device's secret. Any failure is the same `IM_ERR_UNAUTHENTICATED`/`IM_ERR_TOKEN_EXPIRED`,
-   * so nothing leaks about which part was wrong.
+   * so nothing leaks about which part was wrong. `admitSecret` runs before anything that is no
+   * token is checked (a device secret costs an argon2 hash): it throws to refuse. [IM-LIMIT-1]
    */
-  async authenticateMqtt (uid: string, password: string): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
+  async authenticateMqtt (uid: string, password: string, admitSecret?: () => Promise<void>): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
     if (looksLikeJwt(password) && unverifiedIssuer(password) !== undefined) {
       const claims = await this.#deps.tokens.verify(password)
       if (claims.uid !== uid) throw new ImError('IM_ERR_UNAUTHENTICATED')
       const principal = await this.#current(claims)
       return { principal, claims: { ...claims, role: principal.role } }
     }
+    await admitSecret?.()
     const principal = await this.#deps.principals.get(uid)
-    if (principal?.role !== 'device' || !await verifySecret(principal.secretHash, password)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    if (principal?.role !== 'device' || !await this.#passwords.verify(principal.secretHash, password)) throw new ImError('IM_ERR_UNAUTHENTICATED')
     if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     return { principal, claims: { uid, role: 'device' } }
   }

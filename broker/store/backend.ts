@@ -9,7 +9,7 @@ import type { BoundedLevelPersistence, BoundedQueueOptions } from '../persistenc
 import type { BoundedMongoPersistence } from '../persistence/mongo-queue.js'
 import { openLevelBackend } from './level/backend.js'
 import { openMongoBackend } from './mongo/backend.js'
-import type { ConversationStore, MessageStore, NodeStore, PrincipalStore, SessionStore, SiteStore, SupportStore } from './ports.js'
+import type { AttemptStore, ConversationStore, MessageStore, NodeStore, PrincipalStore, SessionStore, SiteStore, SupportStore } from './ports.js'
 
 /** The MQTT persistence with the product's queue policy (bounded-queue.ts), whatever the database. */
 export type MqttPersistence = BoundedLevelPersistence | BoundedMongoPersistence
@@ -26,6 +26,8 @@ export interface Backend {
   readonly sessions: SessionStore
   /** the broker nodes sharing this store, and who is connected where */
   readonly nodes: NodeStore
+  /** login attempts, counted before the password is checked (shared by the nodes on MongoDB) */
+  readonly attempts: AttemptStore
   /** aedes' persistence: sessions, subscriptions, retained messages, wills, bounded offline queues */
   mqttPersistence (options: BoundedQueueOptions): MqttPersistence
   /** for `GET /healthz`: whether the database answers now */

@@ -233,3 +233,29 @@ export interface SessionStore {
   /** every session record, in clientId order */
   list (): AsyncIterable<SessionRecord>
 }
+
+// ---- attempts counted before they are made ----
+
+/** A key's attempts that still count: how many, and when the latest was taken (ms). */
+export interface AttemptTally { count: number, lastAt?: number }
+
+export type AttemptTake = { taken: true, slot: number } | { taken: false, tally: AttemptTally }
+
+/**
+ * Attempts counted before they are made (password checks), so that concurrent attempts cannot
+ * all pass a check that reads the count first and adds to it after. Each attempt takes a slot of
+ * its key; of racing takes that each see room for one more, exactly one gets it — also across
+ * broker nodes sharing the store. [IM-LIMIT-1]
+ */
+export interface AttemptStore {
+  /**
+   * Counts one attempt of `key`, taken `at` (ms) and counting until `expiresAt` (ms), if
+   * `allow(tally)` says there is room — decided and counted as one step. Resolves the slot taken,
+   * or the tally that had no room (nothing counted).
+   */
+  take (key: string, at: number, expiresAt: number, allow: (tally: AttemptTally) => boolean): Promise<AttemptTake>
+  /** Forgets one attempt (it was not made, or it must not count). */
+  giveBack (key: string, slot: number): Promise<void>
+  /** Forgets every attempt of `key`. */
+  clear (key: string): Promise<void>
+}

@@ -6,6 +6,8 @@ import { LevelSessionStore } from '../../broker/store/level/session-store.js'
 import { LevelNodeStore } from '../../broker/store/level/node-store.js'
 import { LevelSupportStore } from '../../broker/store/level/support-store.js'
 import { tempDataDir } from '../helpers/broker.js'
+import { MemoryAttemptStore } from '../../broker/store/level/attempt-store.js'
+import { runAttemptStoreContract } from './attempt-store.contract.js'
 import { runPrincipalStoreContract } from './principal-store.contract.js'
 import { runSessionStoreContract } from './session-store.contract.js'
 import { runNodeStoreContract } from './node-store.contract.js'
@@ -70,4 +72,8 @@ describe('embedded (LevelDB) node store', () => {
     const db = await openLevel(dir)
     return { nodes: new LevelNodeStore(db), close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) } }
   })
+})
+
+describe('embedded (in-memory) attempt store', () => {
+  runAttemptStoreContract(async () => ({ nodes: [new MemoryAttemptStore()], close: async () => {} }))
 })

@@ -12,6 +12,8 @@ import { MongoPrincipalStore, MongoSiteStore } from '../../broker/store/mongo/pr
 import { MongoSessionStore } from '../../broker/store/mongo/session-store.js'
 import { MongoSupportStore } from '../../broker/store/mongo/support-store.js'
 import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
+import { MongoAttemptStore } from '../../broker/store/mongo/attempt-store.js'
+import { runAttemptStoreContract } from './attempt-store.contract.js'
 import { runPrincipalStoreContract } from './principal-store.contract.js'
 import { runSessionStoreContract } from './session-store.contract.js'
 import { runNodeStoreContract } from './node-store.contract.js'
@@ -144,5 +146,17 @@ describe('MongoDB connection', () => {
       assert.match(mongo.db.databaseName, /^connect_/)
       assert.equal((await mongo.db.command({ ping: 1 })).ok, 1)
     } finally { await close() }
+  })
+})
+
+describe('MongoDB attempt store, shared by two nodes', () => {
+  runAttemptStoreContract(async () => {
+    const { mongo, close } = await freshDb('attempts')
+    // the second node: its own client (its own connections) on the same database
+    const other = await openMongo({ url: server.url, dbName: mongo.db.databaseName })
+    return {
+      nodes: [await MongoAttemptStore.open(mongo.db), await MongoAttemptStore.open(other.db)],
+      close: async () => { await other.close(); await close() }
+    }
   })
 })

@@ -17,15 +17,19 @@ const visitorBody = z.object({
 export function authRoutes (app: FastifyInstance, { principals, stores, limits }: HttpDeps): void {
   app.post('/api/v1/login', async (request) => {
     const { uid, password } = parseBody(loginBody, request)
-    await limits.login.admit(uid, request.ip) // [IM-LIMIT-1]
+    // Counted before the password is checked, so concurrent guesses cannot all pass. [IM-LIMIT-1]
+    const attempt = await limits.login.admit(uid, request.ip)
+    let identity
     try {
-      const identity = await principals.login(uid, password)
-      await limits.login.succeeded(uid)
-      return identity
+      identity = await principals.login(uid, password)
     } catch (err) {
-      if (err instanceof ImError && err.code === 'IM_ERR_BAD_CREDENTIALS') await limits.login.failed(uid)
+      // A wrong password keeps counting; anything else (a disabled principal, whose password was
+      // right; hashing that never ran) does not.
+      if (!(err instanceof ImError && err.code === 'IM_ERR_BAD_CREDENTIALS')) await attempt.giveBack()
       throw err
     }
+    await attempt.succeeded()
+    return identity
   })
 
   app.post('/api/v1/visitors', async (request) => {

@@ -2,6 +2,7 @@
 import type { Config } from '../../config/schema.js'
 import { BoundedLevelPersistence } from '../../persistence/bounded-queue.js'
 import type { Backend } from '../backend.js'
+import { MemoryAttemptStore } from './attempt-store.js'
 import { openImStores } from './im-stores.js'
 import { LevelNodeStore } from './node-store.js'
 import { openLevel } from './open.js'
@@ -19,6 +20,7 @@ export async function openLevelBackend (config: Pick<Config, 'DATA_DIR'>): Promi
     support: new LevelSupportStore(root),
     sessions: new LevelSessionStore(root),
     nodes: new LevelNodeStore(root),
+    attempts: new MemoryAttemptStore(),
     mqttPersistence: (options) => new BoundedLevelPersistence(root, options),
     health: async () => root.status === 'open' ? { kind: 'level', ok: true } : { kind: 'level', ok: false, error: `LevelDB is ${root.status}` },
     close: async () => { await root.close() }

@@ -8,6 +8,7 @@
 import type { Config } from '../../config/schema.js'
 import { BoundedMongoPersistence } from '../../persistence/mongo-queue.js'
 import type { Backend } from '../backend.js'
+import { MongoAttemptStore } from './attempt-store.js'
 import { openMongo } from './connect.js'
 import { openMongoImStores } from './im-stores.js'
 import { MongoNodeStore } from './node-store.js'
@@ -29,6 +30,7 @@ export async function openMongoBackend (config: Pick<Config, 'MONGO_URL' | 'MONG
     const support = await MongoSupportStore.open(db)
     const sessions = await MongoSessionStore.open(db)
     const nodes = await MongoNodeStore.open(db)
+    const attempts = await MongoAttemptStore.open(db)
     return {
       kind: 'mongodb',
       principals,
@@ -37,6 +39,7 @@ export async function openMongoBackend (config: Pick<Config, 'MONGO_URL' | 'MONG
       support,
       sessions,
       nodes,
+      attempts,
       mqttPersistence: (options) => new BoundedMongoPersistence(db, options),
       health: async () => {
         try {
