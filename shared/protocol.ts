@@ -80,6 +80,8 @@ export interface SupportInfo {
   context: VisitorContext
   /** when it entered the queue (FIFO order) */
   queuedAt: number
+  /** when its visitor first wrote in it: waiting chats whose visitor wrote rank first [IM-SUPPORT-RANK] */
+  wroteAt?: number
   assignedAt?: number
   closedAt?: number
   closedReason?: CloseReason
@@ -144,8 +146,16 @@ export interface ConvEvent { ev: 'conv', type: 'created' | 'member-added' | 'mem
 export interface QueueEvent { ev: 'queue', cid: string, position: number, waiting: number }
 /** To a visitor: a short localized notice (`offline`: no agent now, your messages will be answered). */
 export interface NoticeEvent { ev: 'notice', cid: string, code: 'queued' | 'offline' | 'assigned', text: string }
-/** To agents: the waiting queue changed (oldest first, at most 100). */
-export interface SupportQueueEvent { ev: 'support-queue', waiting: Array<{ cid: string, visitor: string, queuedAt: number, context: VisitorContext }> }
+/** One waiting chat as agents see it in the queue. */
+export interface QueueItem { cid: string, visitor: string, queuedAt: number, context: VisitorContext, wrote: boolean }
+/**
+ * To agents: the waiting queue changed. `waiting` is its head in queue order (visitors who wrote
+ * first), at most `QUEUE_HEAD` chats; `total` and `silent` count the whole queue (`GET
+ * /api/v1/support/queue` pages through it). [IM-SUPPORT-PAGE]
+ */
+export interface SupportQueueEvent { ev: 'support-queue', waiting: QueueItem[], total: number, silent: number }
+/** how many waiting chats the `support-queue` event carries, and the queue API's default page */
+export const QUEUE_HEAD = 20
 export interface AgentEvent { ev: 'agent', agent: AgentState }
 export interface ErrorEvent { ev: 'error', code: ErrorCode, message: string, cmid?: string, op?: string }
 

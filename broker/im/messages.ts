@@ -2,6 +2,7 @@
  * `send`, `recall` and `edit`. Sending is a list of named steps [IM-CMD-SEND]:
  *
  *   authorize (membership) → persist (id, next seq, durable write) → fanOut (every member's inbox)
+ *   → rankSupportChat (a visitor's first words move its waiting chat ahead [IM-SUPPORT-RANK])
  *
  * (validation happened in commands.ts). The steps run in the conversation's order, but only up to
  * the point where the message's seq is taken and its write and fan-out are lined up: the write
@@ -26,6 +27,8 @@ export interface MessageDeps {
   events: EventPublisher
   now: () => number
   recallWindowMs: number
+  /** a support chat's visitor wrote in it for the first time (the desk ranks the chat) */
+  onVisitorWrote?: (cid: string, at: number) => Promise<void>
 }
 
 interface SendState {
@@ -70,6 +73,17 @@ export class MessageService {
           const members = memberUids(s.conv!)
           s.done = this.#fanOut.join(s.command.cid, s.stored!, async (msg) => { await deps.events.toInboxes(members, { ev: 'msg', msg }) })
           s.done.catch(() => undefined) // heard by whoever awaits `done`; not an unhandled rejection meanwhile
+        }
+      },
+      {
+        name: 'rankSupportChat',
+        run: async (s) => {
+          const support = s.conv!.support
+          const ranked = deps.onVisitorWrote
+          if (!ranked || support?.visitor !== s.caller.uid || support.wroteAt !== undefined) return
+          // before the PUBACK: once the visitor's first message is acknowledged, its chat is ranked
+          s.done = s.done!.then(async (msg) => { await ranked(msg.cid, msg.ts); return msg })
+          s.done.catch(() => undefined)
         }
       }
     ]

@@ -135,6 +135,14 @@ export type AgentRecord = Omit<AgentState, 'active'>
 export type AgentPatch = Partial<Omit<AgentRecord, 'uid' | 'disconnectedAt' | 'autoAway'>> & { disconnectedAt?: number | null, autoAway?: boolean | null }
 
 /**
+ * A waiting chat's place in the queue: chats whose visitor wrote come first, then those whose
+ * visitor wrote nothing, each group by `queuedAt`, ties by cid. [IM-SUPPORT-RANK]
+ */
+export interface QueueEntry { cid: string, visitor: string, queuedAt: number, wrote: boolean }
+/** How many chats wait, and how many of them have no word from their visitor yet. */
+export interface QueueCounts { total: number, silent: number }
+
+/**
  * Customer-service state. Who owns a chat and how many chats an agent holds are decided here, by
  * operations that are atomic across brokers sharing the store (several nodes, or two racing
  * commands of one): of concurrent `claim`s of a chat exactly one wins, and an agent's `takeSlot`s
@@ -165,8 +173,18 @@ export interface SupportStore {
   reserveVisitor (site: string, visitor: string, cid: string): Promise<string>
   /** Frees the visitor's place when `cid` holds it (a reservation whose chat never came to be). */
   releaseVisitor (site: string, visitor: string, cid: string): Promise<void>
-  /** Records which support conversations are open (waiting or active); a closed one leaves the index and frees its visitor's place. */
+  /**
+   * Records which support conversations are open (waiting or active) and, for a waiting one, its
+   * place in the queue; a closed one leaves the index and frees its visitor's place.
+   */
   indexOpen (conv: Conversation): Promise<void>
+  /** Waiting chats in queue order after `after` (the last entry of the page before), at most `limit`. [IM-SUPPORT-PAGE] */
+  queue (limit: number, after?: QueueEntry): Promise<QueueEntry[]>
+  queueCounts (): Promise<QueueCounts>
+  /** cids (at most `limit`) of open chats indexed by a version that kept no state or rank for them */
+  unranked (limit: number): Promise<string[]>
+  /** Indexes a chat `unranked` listed, from its conversation; one indexed meanwhile is left as it is. */
+  rank (conv: Conversation): Promise<void>
   /** cids of the open support conversations, oldest `queuedAt` first */
   openCids (): Promise<string[]>
   /** the open support conversation of a visitor on a site, if any */

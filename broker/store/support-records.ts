@@ -1,6 +1,6 @@
-/** Agent records as every support store keeps them: the record, and `active` from the slots. */
-import type { AgentState } from '../../shared/protocol.js'
-import type { AgentPatch, AgentRecord } from './ports.js'
+/** Agent records and queue entries as every support store keeps them. */
+import type { AgentState, Conversation } from '../../shared/protocol.js'
+import type { AgentPatch, AgentRecord, QueueEntry } from './ports.js'
 
 /** An agent's record: its state without `active` (which only slots give), also one stored before slots. */
 export function toRecord (agent: AgentRecord & { active?: unknown }): AgentRecord {
@@ -24,4 +24,15 @@ export function applyAgentPatch (record: AgentRecord & { active?: unknown }, pat
     else (next as Record<string, unknown>)[key] = value
   }
   return next
+}
+
+/** A waiting chat's entry in the queue. [IM-SUPPORT-RANK] */
+export function queueEntry (conv: Conversation): QueueEntry {
+  const support = conv.support!
+  return { cid: conv.cid, visitor: support.visitor, queuedAt: support.queuedAt, wrote: support.wroteAt !== undefined }
+}
+
+/** Queue order: chats whose visitor wrote first, then by `queuedAt`, ties by cid. */
+export function compareQueue (a: QueueEntry, b: QueueEntry): number {
+  return Number(b.wrote) - Number(a.wrote) || a.queuedAt - b.queuedAt || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0)
 }

@@ -1,11 +1,16 @@
 /**
  * Tells everyone what the queue looks like after each change: each waiting visitor its position
- * (when it moved), every agent the waiting list, and devices the retained `im/b/support/queue`
- * status `{waiting, agentsOnline, longestWaitMs}`. [IM-SUPPORT-QUEUE]
+ * (when it moved), every agent the head of the queue with its counts, and devices the retained
+ * `im/b/support/queue` status `{waiting, agentsOnline, longestWaitMs}`. [IM-SUPPORT-QUEUE]
+ *
+ * The order is the store's queue index (visitors who wrote first [IM-SUPPORT-RANK]); only the
+ * chats in the head agents are shown are read in full, so a queue of hundreds costs one index read
+ * and `QUEUE_HEAD` conversation reads per change. [IM-SUPPORT-PAGE]
  */
-import type { Conversation } from '../../shared/protocol.js'
+import { QUEUE_HEAD } from '../../shared/protocol.js'
 import type { EventPublisher } from '../im/events.js'
-import type { ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
+import type { ConversationStore, PrincipalStore, QueueEntry, SupportStore } from '../store/ports.js'
+import { allWaiting, queueItem, waitingConversations } from './queue.js'
 
 export interface AnnouncerDeps {
   conversations: ConversationStore
@@ -14,8 +19,6 @@ export interface AnnouncerDeps {
   events: EventPublisher
   now: () => number
 }
-
-const SNAPSHOT_LIMIT = 100
 
 export class Announcer {
   readonly #deps: AnnouncerDeps
@@ -34,30 +37,31 @@ export class Announcer {
   }
 
   async #announce (): Promise<void> {
-    const open = await Promise.all((await this.#deps.support.openCids()).map(async (cid) => await this.#deps.conversations.get(cid)))
-    const waiting = open.filter((c): c is Conversation => c?.support?.state === 'waiting')
+    const waiting = await allWaiting(this.#deps.support)
     const agents = await this.#deps.support.listAgents()
     const now = this.#deps.now()
 
     const seen = new Set<string>()
-    await Promise.all(waiting.map(async (conv, i) => {
-      seen.add(conv.cid)
-      if (this.#positions.get(conv.cid) === i + 1) return
-      this.#positions.set(conv.cid, i + 1)
-      await this.#deps.events.toInbox(conv.support!.visitor, { ev: 'queue', cid: conv.cid, position: i + 1, waiting: waiting.length })
+    await Promise.all(waiting.map(async (entry, i) => {
+      seen.add(entry.cid)
+      if (this.#positions.get(entry.cid) === i + 1) return
+      this.#positions.set(entry.cid, i + 1)
+      await this.#deps.events.toInbox(entry.visitor, { ev: 'queue', cid: entry.cid, position: i + 1, waiting: waiting.length })
     }))
     for (const cid of this.#positions.keys()) if (!seen.has(cid)) this.#positions.delete(cid)
 
     const listening = agents.filter((a) => a.status !== 'offline').map((a) => a.uid)
-    const snapshot = waiting.slice(0, SNAPSHOT_LIMIT).map((c) => ({ cid: c.cid, visitor: c.support!.visitor, queuedAt: c.support!.queuedAt, context: c.support!.context }))
-    await this.#deps.events.toInboxes(listening, { ev: 'support-queue', waiting: snapshot })
+    const head = (await waitingConversations(this.#deps.conversations, waiting.slice(0, QUEUE_HEAD))).map(queueItem)
+    const silent = waiting.reduce((n, entry) => n + (entry.wrote ? 0 : 1), 0)
+    await this.#deps.events.toInboxes(listening, { ev: 'support-queue', waiting: head, total: waiting.length, silent })
     await this.publishStatus(waiting, agents.filter((a) => a.status === 'online').length, now)
   }
 
   /** The retained status; republished when it changed (the longest wait is rounded to seconds). */
-  async publishStatus (waiting: Conversation[], agentsOnline: number, now: number): Promise<void> {
-    const oldest = waiting[0]?.support?.queuedAt
-    const longestWaitMs = oldest === undefined ? 0 : Math.max(0, now - oldest)
+  async publishStatus (waiting: readonly QueueEntry[], agentsOnline: number, now: number): Promise<void> {
+    // the oldest chat is not always the first: writers rank ahead of older silent chats
+    const oldest = waiting.reduce((min, entry) => Math.min(min, entry.queuedAt), Infinity)
+    const longestWaitMs = waiting.length === 0 ? 0 : Math.max(0, now - oldest)
     const key = `${waiting.length}/${agentsOnline}/${Math.round(longestWaitMs / 1000)}`
     if (key === this.#lastStatus) return
     this.#lastStatus = key

@@ -4,6 +4,8 @@
  * racing for a chat — on one node or on two — or an agent going away during assignment, always
  * leave exactly one owner for an active chat, and no agent above its capacity. A visitor has one
  * open chat per site, also when two of its tabs open one on two nodes at once. [IM-SUPPORT-1]
+ * Routing follows the store's queue: chats whose visitor wrote first, so a flood of chats nobody
+ * writes in cannot push a visitor who wrote behind them. [IM-SUPPORT-RANK]
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,11 +14,13 @@ import type { AgentState, AgentStatus, CloseReason, Conversation, VisitorContext
 import type { Caller } from '../im/conversations.js'
 import type { EventPublisher } from '../im/events.js'
 import { KeyedLock } from '../lib/keyed-lock.js'
-import type { AgentPatch, ConversationStore, PrincipalStore, SupportStore } from '../store/ports.js'
-import { toRecord } from '../store/support-records.js'
+import type { AgentPatch, ConversationStore, PrincipalStore, QueueEntry, SupportStore } from '../store/ports.js'
+import { queueEntry, toRecord } from '../store/support-records.js'
 import type { Announcer } from './announcer.js'
 import { Assignments } from './assignment.js'
 import { noticeText } from './notices.js'
+import { headOf, waitingConversations } from './queue.js'
+import { legacyChats, markWrote } from './ranking.js'
 import { hasRoom, pickAgent } from './routing.js'
 
 export interface DeskDeps {
@@ -35,6 +39,8 @@ const ROUTING = 'routing'
 /** A visitor's place held by a chat not written yet (another node is creating it) is waited for this often, this long. */
 const PLACE_WAIT_MS = 50
 const PLACE_WAITS = 10
+/** waiting chats routing reads at once */
+const ROUTE_PAGE = 50
 
 export class SupportDesk {
   readonly #deps: DeskDeps
@@ -65,28 +71,34 @@ export class SupportDesk {
     return { conv, created }
   }
 
-  /** Assigns waiting chats, oldest first, while an online agent has room. */
+  /** Assigns waiting chats in queue order (visitors who wrote first) while an online agent has room. */
   async rebalance (): Promise<void> {
     const assigned = await this.#lock.run(ROUTING, async () => {
       const done: Array<{ conv: Conversation, agent: string }> = []
       let agents = await this.#deps.support.listAgents()
-      for (const conv of await this.#waiting()) {
-        for (let tries = 0; tries < 3; tries++) {
-          const agent = pickAgent(agents)
-          if (!agent) return done
-          const outcome = await this.#assignments.assign(conv, agent)
-          if ('conv' in outcome) {
-            done.push({ conv: outcome.conv, agent: agent.uid })
-            // keep the snapshot in step for the next pick of the same pass
-            agent.active.push(conv.cid)
-            agent.idleSince = this.#deps.now()
-            break
+      let after: QueueEntry | undefined
+      for (;;) {
+        if (!pickAgent(agents)) return done // nobody free: no need to read the queue
+        const page = await this.#deps.support.queue(ROUTE_PAGE, after)
+        for (const conv of await waitingConversations(this.#deps.conversations, page)) {
+          for (let tries = 0; tries < 3; tries++) {
+            const agent = pickAgent(agents)
+            if (!agent) return done
+            const outcome = await this.#assignments.assign(conv, agent)
+            if ('conv' in outcome) {
+              done.push({ conv: outcome.conv, agent: agent.uid })
+              // keep the snapshot in step for the next pick of the same pass
+              agent.active.push(conv.cid)
+              agent.idleSince = this.#deps.now()
+              break
+            }
+            if (outcome.lost === 'taken') break // another node assigned it
+            agents = await this.#deps.support.listAgents() // another node filled the agent: look again
           }
-          if (outcome.lost === 'taken') break // another node assigned it
-          agents = await this.#deps.support.listAgents() // another node filled the agent: look again
         }
+        if (page.length < ROUTE_PAGE) return done
+        after = page.at(-1) // assigned chats left the queue; the cursor is not moved by that
       }
-      return done
     })
     for (const { conv, agent } of assigned) await this.#announceAssigned(conv, agent)
     await this.#deps.announcer.queueChanged()
@@ -126,9 +138,10 @@ export class SupportDesk {
       if (target && !hasRoom(target)) throw new ImError('IM_ERR_AGENT_FULL')
       const previous = support.agent
       if (target) return { conv: await this.#assignments.handOver(current, previous, target), from: previous }
-      // Back to the head of the queue: the queue is ordered by `queuedAt`, so the chat takes a
-      // place just before the oldest waiting one (its own, when that is older still).
-      const head = (await this.#waiting())[0]?.support?.queuedAt
+      // Back to the head of the queue — of its group (visitors who wrote, or not): the groups are
+      // ordered by `queuedAt`, so the chat takes a place just before the group's first one (its
+      // own, when that is older still).
+      const head = (await headOf(this.#deps.support, queueEntry(current).wrote))?.queuedAt
       const queuedAt = head === undefined ? support.queuedAt : Math.min(support.queuedAt, head - 1)
       return { conv: await this.#assignments.requeue(cid, previous, queuedAt), from: previous }
     })
@@ -197,9 +210,23 @@ export class SupportDesk {
     await this.#deps.support.patchAgent(uid, patch)
   }
 
-  /** Frees claims and slots a node that died mid-way left behind (the leader's sweep). */
+  /**
+   * The visitor wrote in its chat for the first time: a waiting chat moves ahead of every chat
+   * whose visitor has written nothing, and is routed in that order. [IM-SUPPORT-RANK]
+   */
+  async visitorWrote (cid: string, at: number): Promise<void> {
+    if (await this.#lock.run(`chat:${cid}`, async () => await markWrote(this.#deps, cid, at))) await this.rebalance()
+  }
+
+  /** Frees claims and slots a node that died mid-way left behind, and ranks chats from before ranks (the leader's sweep). */
   async reconcile (): Promise<void> {
     await this.#assignments.reconcile()
+    let moved = false
+    for (const { conv, written } of await legacyChats(this.#deps)) {
+      if (written) moved = await this.#lock.run(`chat:${conv.cid}`, async () => await markWrote(this.#deps, conv.cid, conv.support!.queuedAt)) || moved
+      else await this.#deps.support.rank(conv)
+    }
+    if (moved) await this.rebalance()
   }
 
   /** The visitor's open chat, or a new one holding the visitor's place on the site. */
@@ -234,11 +261,6 @@ export class SupportDesk {
       return { conv: fresh, created: true }
     }
     throw new ImError('IM_ERR_INTERNAL', 'The visitor\'s chat kept changing; try again.')
-  }
-
-  async #waiting (): Promise<Conversation[]> {
-    const convs = await Promise.all((await this.#deps.support.openCids()).map(async (cid) => await this.#deps.conversations.get(cid)))
-    return convs.filter((c): c is Conversation => c?.support?.state === 'waiting')
   }
 
   async #announceAssigned (conv: Conversation, agent: string): Promise<void> {

@@ -38,7 +38,20 @@ describe('embedded (LevelDB) support store', () => {
   runSupportStoreContract(async () => {
     const dir = tempDataDir()
     const db = await openLevel(dir)
-    return { support: new LevelSupportStore(db), close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) } }
+    return {
+      support: new LevelSupportStore(db),
+      // what a version before the ranked queue wrote: `{queuedAt}!{cid}` → '' and the visitor's place
+      legacy: async (convs) => {
+        const open = db.sublevel<string, string>('support-open', { valueEncoding: 'utf8' })
+        const places = db.sublevel<string, string>('support-visitor', { valueEncoding: 'utf8' })
+        for (const conv of convs) {
+          await open.put(`${String(conv.support!.queuedAt).padStart(15, '0')}!${conv.cid}`, '')
+          await places.put(`${conv.support!.site}!${conv.support!.visitor}`, conv.cid)
+        }
+        return new LevelSupportStore(db)
+      },
+      close: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }) }
+    }
   })
 
   runSupportRoutingContract(async () => {

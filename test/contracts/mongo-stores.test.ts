@@ -66,7 +66,19 @@ describe('MongoDB session store', () => {
 describe('MongoDB support store', () => {
   runSupportStoreContract(async () => {
     const { mongo, close } = await freshDb('support')
-    return { support: await MongoSupportStore.open(mongo.db), close }
+    return {
+      support: await MongoSupportStore.open(mongo.db),
+      // what a version before the ranked queue wrote: no state, no tier; and the visitor's place
+      legacy: async (convs) => {
+        for (const conv of convs) {
+          const { site, visitor, queuedAt } = conv.support!
+          await mongo.db.collection<{ _id: string, queuedAt: number, site: string, visitor: string, createdAt: number }>('support_open').insertOne({ _id: conv.cid, queuedAt, site, visitor, createdAt: conv.createdAt })
+          await mongo.db.collection<{ _id: string, cid: string }>('support_visitor').insertOne({ _id: `${site}!${visitor}`, cid: conv.cid })
+        }
+        return await MongoSupportStore.open(mongo.db)
+      },
+      close
+    }
   })
 
   runSupportRoutingContract(async () => {

@@ -1,15 +1,21 @@
 /**
  * The contract every `SupportStore` must meet, whatever the database. Run it with a `build` that
- * returns a fresh, empty store (and a `close`). The desk routes from `openCids` (FIFO by
- * `queuedAt`) and finds a returning visitor's chat with `openFor`, so a chat that stays listed
- * after it closed, or is listed twice, would be routed again. [IM-SUPPORT-OPEN] [IM-SUPPORT-CLOSE]
+ * returns a fresh, empty store (and a `close`). The desk routes from `queue` (visitors who wrote
+ * first, each group FIFO by `queuedAt`, paged by cursor), sweeps `openCids` and finds a returning
+ * visitor's chat with `openFor`, so a chat that stays listed after it closed, or is listed twice,
+ * would be routed again. [IM-SUPPORT-OPEN] [IM-SUPPORT-CLOSE] [IM-SUPPORT-RANK] [IM-SUPPORT-PAGE]
  */
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import type { CannedReply, SupportStore } from '../../broker/store/ports.js'
+import type { CannedReply, QueueEntry, SupportStore } from '../../broker/store/ports.js'
 import type { AgentState, Conversation, SupportInfo } from '../../shared/protocol.js'
 
-export interface SupportStoreFixture { support: SupportStore, close (): Promise<void> }
+export interface SupportStoreFixture {
+  support: SupportStore
+  /** Indexes `convs` open as a version before the queue was ranked did (no state, no rank), and opens a store on it as a broker started after the upgrade. */
+  legacy?: (convs: Conversation[]) => Promise<SupportStore>
+  close (): Promise<void>
+}
 
 /** A support chat of `visitor` on `site`, in `state`, queued at `queuedAt`. */
 export const supportChat = (cid: string, queuedAt: number, state: SupportInfo['state'] = 'waiting', visitor = `v_${cid}`, site = 'site_a'): Conversation => ({
@@ -22,6 +28,8 @@ export const supportChat = (cid: string, queuedAt: number, state: SupportInfo['s
   support: { site, visitor, state, context: {}, queuedAt, ...(state === 'active' ? { agent: 'ag1', assignedAt: queuedAt + 1 } : {}) }
 })
 
+/** `conv` once its visitor wrote. */
+export const wrote = (conv: Conversation, at = conv.support!.queuedAt + 1): Conversation => ({ ...conv, lastSeq: conv.lastSeq + 1, support: { ...conv.support!, wroteAt: at } })
 const closed = (conv: Conversation): Conversation => ({ ...conv, support: { ...conv.support!, state: 'closed', closedAt: 99, closedReason: 'visitor' } })
 const requeued = (conv: Conversation, queuedAt: number): Conversation => ({ ...conv, support: { ...conv.support!, state: 'waiting', agent: undefined, queuedAt } })
 
@@ -30,6 +38,17 @@ const agent = (uid: string, extra: Partial<AgentState> = {}): AgentState =>
 
 const canned = (id: string, owner: string | null, text = `text of ${id}`): CannedReply =>
   ({ id, owner, title: `title of ${id}`, text, createdAt: 1 })
+
+/** Every entry of the queue, page by page of `size`. */
+async function wholeQueue (s: SupportStore, size: number): Promise<QueueEntry[]> {
+  const all: QueueEntry[] = []
+  for (;;) {
+    const page = await s.queue(size, all.at(-1))
+    all.push(...page)
+    if (page.length < size) return all
+  }
+}
+const cidsOf = (entries: QueueEntry[]): string[] => entries.map((e) => e.cid)
 
 const byUid = (agents: AgentState[]): AgentState[] => [...agents].sort((a, b) => a.uid.localeCompare(b.uid))
 const byId = (replies: CannedReply[]): CannedReply[] => [...replies].sort((a, b) => a.id.localeCompare(b.id))
@@ -52,6 +71,8 @@ export async function assertSurvivesReopen (first: SupportStore, reopen: () => P
 
   const store = await reopen()
   assert.deepEqual(await store.openCids(), ['a', 'b', 'c'])
+  assert.deepEqual(cidsOf(await store.queue(10)), ['a', 'c'], 'the queue: waiting chats only')
+  assert.deepEqual(await store.queueCounts(), { total: 2, silent: 2 })
   assert.equal(await store.openFor('site_a', 'v_c'), 'c')
   assert.deepEqual((await store.getAgent('ag1'))?.active, ['b'])
   assert.equal(await store.seen('v_c'), 31)
@@ -60,6 +81,9 @@ export async function assertSurvivesReopen (first: SupportStore, reopen: () => P
 
   await store.indexOpen({ ...c, support: { ...c.support!, queuedAt: 5 } })
   assert.deepEqual(await store.openCids(), ['c', 'a', 'b'], 're-queued: moved, listed once')
+  await store.indexOpen(wrote(a))
+  assert.deepEqual(await store.queue(10), [{ cid: 'a', visitor: 'v_a', queuedAt: 10, wrote: true }, { cid: 'c', visitor: 'v_c', queuedAt: 5, wrote: false }])
+  assert.deepEqual(await store.unranked(10), [])
   await store.indexOpen({ ...b, support: { ...b.support!, state: 'closed', closedAt: 40 } })
   assert.deepEqual(await store.openCids(), ['c', 'a'])
   assert.equal(await store.openFor('site_a', 'v_b'), undefined)
@@ -150,6 +174,86 @@ export function runSupportStoreContract (build: () => Promise<SupportStoreFixtur
     await s.indexOpen({ ...group, kind: 'group' })
     assert.deepEqual(await s.openCids(), [])
   }))
+
+  // ---- the queue ----
+
+  it('ranks waiting chats whose visitor wrote before those whose visitor did not, each group oldest first', withStore(async (s) => {
+    assert.deepEqual(await s.queue(10), [])
+    assert.deepEqual(await s.queueCounts(), { total: 0, silent: 0 })
+    // silent bots queued first, across 9→10 and 99→100 so a text order of the numbers would show
+    for (const at of [5, 40, 300, 1000, 1_700_000_000_100]) await s.indexOpen(supportChat(`bot${at}`, at))
+    await s.indexOpen(wrote(supportChat('late-writer', 1_700_000_000_300)))
+    await s.indexOpen(wrote(supportChat('early-writer', 90)))
+    await s.indexOpen(supportChat('busy', 1, 'active'))
+    assert.deepEqual(cidsOf(await s.queue(100)), ['early-writer', 'late-writer', 'bot5', 'bot40', 'bot300', 'bot1000', 'bot1700000000100'])
+    assert.deepEqual((await s.queue(1))[0], { cid: 'early-writer', visitor: 'v_early-writer', queuedAt: 90, wrote: true })
+    assert.deepEqual(await s.queueCounts(), { total: 7, silent: 5 }, 'active chats are not waiting')
+    assert.deepEqual(await s.openCids(), ['busy', 'bot5', 'bot40', 'early-writer', 'bot300', 'bot1000', 'bot1700000000100', 'late-writer'], 'openCids stays FIFO over all open chats')
+  }))
+
+  it('moves a chat in the queue when its visitor writes, takes it out while it is active, and puts it back when it is queued again', withStore(async (s) => {
+    const chats = ['a', 'b', 'c', 'd'].map((cid, i) => supportChat(cid, 10 * (i + 1)))
+    for (const conv of chats) await s.indexOpen(conv)
+    const [, b, c, d] = chats as [Conversation, Conversation, Conversation, Conversation]
+    await s.indexOpen(wrote(c))
+    assert.deepEqual(cidsOf(await s.queue(10)), ['c', 'a', 'b', 'd'], 'a writer ahead of the silent, listed once')
+    await s.indexOpen(wrote(b, 41))
+    assert.deepEqual(cidsOf(await s.queue(10)), ['b', 'c', 'a', 'd'], 'writers by queuedAt, not by when they wrote')
+    await s.indexOpen({ ...wrote(c), support: { ...wrote(c).support!, state: 'active', agent: 'ag1', assignedAt: 50 } })
+    assert.deepEqual(cidsOf(await s.queue(10)), ['b', 'a', 'd'])
+    assert.deepEqual(await s.queueCounts(), { total: 3, silent: 2 })
+    await s.indexOpen(requeued(wrote(c), 9))
+    assert.deepEqual(cidsOf(await s.queue(10)), ['c', 'b', 'a', 'd'], 'back at the head')
+    await s.indexOpen(closed(wrote(b, 41)))
+    await s.indexOpen(closed(d))
+    assert.deepEqual(cidsOf(await s.queue(10)), ['c', 'a'])
+    assert.deepEqual(await s.queueCounts(), { total: 2, silent: 1 })
+    assert.deepEqual(await s.openCids(), ['c', 'a'])
+  }))
+
+  it('pages through the queue by cursor: each chat once, in order, whatever the page size', withStore(async (s) => {
+    // 45 chats, a third of them written in, several queued in the same millisecond
+    const chats = Array.from({ length: 45 }, (_, i) => {
+      const conv = supportChat(`c${String(i).padStart(2, '0')}`, 1000 + Math.floor(i / 3))
+      return i % 3 === 1 ? wrote(conv) : conv
+    })
+    await Promise.all(chats.map(async (conv) => { await s.indexOpen(conv) }))
+    const expected = [...chats.filter((c) => c.support!.wroteAt !== undefined), ...chats.filter((c) => c.support!.wroteAt === undefined)].map((c) => c.cid)
+    for (const size of [1, 7, 15, 45, 100]) assert.deepEqual(cidsOf(await wholeQueue(s, size)), expected, `pages of ${size}`)
+    const page = await s.queue(10)
+    assert.equal(page.length, 10)
+    assert.deepEqual(cidsOf(await s.queue(10, page.at(-1))), expected.slice(10, 20))
+    assert.deepEqual(await s.queue(10, { cid: 'zz', visitor: 'v', queuedAt: 9e12, wrote: false }), [], 'after the last entry')
+    assert.deepEqual(cidsOf(await s.queue(3, { cid: '', visitor: '', queuedAt: 0, wrote: false })), expected.slice(15, 18), 'from the start of the silent group')
+  }))
+
+  it('ranks open chats an older version indexed without a rank, once; one indexed meanwhile keeps its entry', async () => {
+    const fixture = await build()
+    try {
+      if (!fixture.legacy) return // a store that never had another version
+      const [old1, old2, old3, old4] = [supportChat('old1', 10), supportChat('old2', 20), supportChat('old3', 30, 'active', 'v_old3'), supportChat('old4', 40)]
+      const store = await fixture.legacy([old1, old2, old3, old4])
+      assert.deepEqual((await store.unranked(10)).sort(), ['old1', 'old2', 'old3', 'old4'])
+      assert.deepEqual(await store.unranked(2).then((cids) => cids.length), 2, 'at most `limit`')
+      assert.deepEqual(await store.openCids(), ['old1', 'old2', 'old3', 'old4'], 'still open')
+      assert.deepEqual(await store.queue(10), [], 'not in the queue before they are ranked')
+
+      await store.indexOpen(closed(old4)) // changed by this version meanwhile: indexed anew
+      await store.rank(wrote(old2))
+      await store.rank(old3)
+      await store.rank(old4) // what the leader read before the close
+      await store.rank(closed(old1))
+      assert.deepEqual(await store.unranked(10), [])
+      assert.deepEqual(await store.queue(10), [{ cid: 'old2', visitor: 'v_old2', queuedAt: 20, wrote: true }])
+      assert.deepEqual(await store.openCids(), ['old2', 'old3'])
+      assert.equal(await store.openFor('site_a', 'v_old1'), undefined, 'a closed one frees its visitor\'s place')
+
+      await store.rank(requeued(old3, 5)) // ranked already: a late rank changes nothing
+      assert.deepEqual(cidsOf(await store.queue(10)), ['old2'])
+      await store.indexOpen(wrote(old2, 25))
+      assert.deepEqual(cidsOf(await store.queue(10)), ['old2'])
+    } finally { await fixture.close() }
+  })
 
   it('finds a visitor\'s open chat by site and visitor, until it closes', withStore(async (s) => {
     assert.equal(await s.openFor('site_a', 'v_1'), undefined)

@@ -3,15 +3,21 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ImError } from '../../../shared/errors.js'
-import type { Conversation } from '../../../shared/protocol.js'
+import { QUEUE_HEAD, type Conversation } from '../../../shared/protocol.js'
 import { visitorContext } from '../../im/commands.js'
+import { CURSOR_PATTERN, decodeCursor, encodeCursor, waitingConversations } from '../../support/queue.js'
 import type { HttpDeps } from '../app.js'
 import { requirePrincipal } from '../auth.js'
 import { parseBody, parseParams, parseQuery } from '../errors.js'
 
 const STAFF = ['agent', 'admin'] as const
+const MAX_QUEUE_PAGE = 100
 const statusBody = z.object({ status: z.enum(['online', 'away', 'offline']), capacity: z.number().int().min(0).max(100).optional() })
 const listQuery = z.object({ visitor: z.string().max(64).optional(), state: z.enum(['waiting', 'active', 'closed']).optional() })
+const queueQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_QUEUE_PAGE).default(QUEUE_HEAD),
+  after: z.string().regex(CURSOR_PATTERN, 'after must be a cursor from the page before').optional()
+})
 const cannedBody = z.object({ title: z.string().min(1).max(100), text: z.string().min(1).max(4000), shared: z.boolean().default(false) })
 
 export function supportRoutes (app: FastifyInstance, { principals, support }: HttpDeps): void {
@@ -34,10 +40,18 @@ export function supportRoutes (app: FastifyInstance, { principals, support }: Ht
     return { conversations: convs.sort((a, b) => b.createdAt - a.createdAt) }
   })
 
+  // The waiting chats a page at a time, in queue order (visitors who wrote first), with the
+  // counts of the whole queue. [IM-SUPPORT-PAGE] [IM-SUPPORT-RANK]
   app.get('/api/v1/support/queue', async (request) => {
     await requirePrincipal(principals, request, STAFF)
-    const open = await Promise.all((await support.store.openCids()).map(async (cid) => await support.conversations.get(cid)))
-    return { waiting: open.filter((c) => c?.support?.state === 'waiting') }
+    const { limit, after } = parseQuery(queueQuery, request)
+    const [entries, counts] = await Promise.all([
+      support.store.queue(limit + 1, after === undefined ? undefined : decodeCursor(after)),
+      support.store.queueCounts()
+    ])
+    const page = entries.slice(0, limit)
+    const more = entries.length > limit
+    return { waiting: await waitingConversations(support.conversations, page), ...counts, ...(more ? { next: encodeCursor(page.at(-1)!) } : {}) }
   })
 
   app.get('/api/v1/agents/me', async (request) => {

@@ -4,37 +4,49 @@
  *   agents          {uid}                         → AgentRecord (no `active`: see slots)
  *   support-slots   {uid}!{cid}                   → ms taken  (a chat holding one of the agent's slots)
  *   support-claims  {cid}                         → {agent, at} (the chat's owner)
- *   support-open    {queuedAt, 15 digits}!{cid}   → ''    (open chats, FIFO)
+ *   support-open    {queuedAt, 15 digits}!{cid}   → state (open chats, FIFO; '' from before states were kept)
+ *   support-queue   {tier}!{queuedAt}!{cid}       → visitor (waiting chats in queue order: tier 0 = the
+ *                                                    visitor wrote, 1 = not yet) [IM-SUPPORT-RANK]
  *   support-visitor {site}!{visitor}              → cid   (one open chat per visitor and site)
  *   support-seen    {uid}                         → ms    (visitor's last traffic)
  *   support-meta    alive                         → ms    (broker heartbeat)
  *   canned          {id}                          → CannedReply
  *
  * The embedded store is single-node: the read-then-write operations the port promises to be
- * atomic (a slot, a claim, a visitor's place, a patch) run alone for their key (KeyedLock).
+ * atomic (a slot, a claim, a visitor's place, a patch, a chat's index entries) run alone for their
+ * key (KeyedLock). The keys of every open chat are kept in memory (read once per process), so a
+ * change deletes the old entries and the queue's counts need no scan.
  */
 import type { AgentState, Conversation } from '../../../shared/protocol.js'
 import { KeyedLock } from '../../lib/keyed-lock.js'
-import type { AgentPatch, AgentRecord, CannedReply, SupportStore } from '../ports.js'
-import { applyAgentPatch, toRecord, withSlots } from '../support-records.js'
+import type { AgentPatch, AgentRecord, CannedReply, QueueCounts, QueueEntry, SupportStore } from '../ports.js'
+import { applyAgentPatch, queueEntry, toRecord, withSlots } from '../support-records.js'
 import type { RootDb } from './open.js'
+import { writeBatchOf, type BatchOp, type WriteBatch } from './write-batch.js'
 
 const pad = (n: number): string => String(n).padStart(15, '0')
 const range = (prefix: string): { gt: string, lt: string } => ({ gt: `${prefix}!`, lt: `${prefix}!\xff` })
 type StoredAgent = AgentRecord & { active?: string[] }
+const queueKey = (entry: QueueEntry): string => `${entry.wrote ? 0 : 1}!${pad(entry.queuedAt)}!${entry.cid}`
 
 export class LevelSupportStore implements SupportStore {
   readonly #agents
   readonly #slots
   readonly #claims
   readonly #open
+  readonly #queue
   readonly #byVisitor
   readonly #seen
   readonly #meta
   readonly #canned
   readonly #lock = new KeyedLock()
+  readonly #batch: WriteBatch
   /** the open-index key of each cid, so a state change can delete the old entry */
   readonly #openKey = new Map<string, string>()
+  /** the queue key of each waiting cid */
+  readonly #queueKey = new Map<string, string>()
+  /** open chats indexed before the index kept their state (and so their place in the queue) */
+  readonly #unranked = new Set<string>()
   #loaded: Promise<void> | undefined
   #migrated: Promise<void> | undefined
 
@@ -43,6 +55,8 @@ export class LevelSupportStore implements SupportStore {
     this.#slots = root.sublevel<string, string>('support-slots', { valueEncoding: 'utf8' })
     this.#claims = root.sublevel<string, { agent: string, at: number }>('support-claims', { valueEncoding: 'json' })
     this.#open = root.sublevel<string, string>('support-open', { valueEncoding: 'utf8' })
+    this.#queue = root.sublevel<string, string>('support-queue', { valueEncoding: 'utf8' })
+    this.#batch = writeBatchOf(root)
     this.#byVisitor = root.sublevel<string, string>('support-visitor', { valueEncoding: 'utf8' })
     this.#seen = root.sublevel<string, string>('support-seen', { valueEncoding: 'utf8' })
     this.#meta = root.sublevel<string, string>('support-meta', { valueEncoding: 'utf8' })
@@ -138,22 +152,39 @@ export class LevelSupportStore implements SupportStore {
     const support = conv.support
     if (!support) return
     await this.#load()
-    const old = this.#openKey.get(conv.cid)
-    if (support.state === 'closed') {
-      if (old) await this.#open.del(old)
-      this.#openKey.delete(conv.cid)
-      await this.releaseVisitor(support.site, support.visitor, conv.cid)
-      return
-    }
-    const key = `${pad(support.queuedAt)}!${conv.cid}`
-    if (old && old !== key) await this.#open.del(old)
-    await this.#open.put(key, '')
-    this.#openKey.set(conv.cid, key)
-    await this.reserveVisitor(support.site, support.visitor, conv.cid)
+    await this.#lock.run(`open:${conv.cid}`, async () => { await this.#index(conv) })
+    if (support.state === 'closed') await this.releaseVisitor(support.site, support.visitor, conv.cid)
+    else await this.reserveVisitor(support.site, support.visitor, conv.cid)
   }
 
   async openCids (): Promise<string[]> {
     return (await this.#open.keys().all()).map((k) => k.slice(k.indexOf('!') + 1))
+  }
+
+  async queue (limit: number, after?: QueueEntry): Promise<QueueEntry[]> {
+    const range = after === undefined ? {} : { gt: queueKey(after) }
+    return (await this.#queue.iterator({ ...range, limit }).all()).map(([key, visitor]) => {
+      const [tier, at] = key.split('!', 2) as [string, string]
+      return { cid: key.slice(tier.length + at.length + 2), visitor, queuedAt: Number(at), wrote: tier === '0' }
+    })
+  }
+
+  async queueCounts (): Promise<QueueCounts> {
+    await this.#load()
+    let silent = 0
+    for (const key of this.#queueKey.values()) if (key.startsWith('1!')) silent++
+    return { total: this.#queueKey.size, silent }
+  }
+
+  async unranked (limit: number): Promise<string[]> {
+    await this.#load()
+    return [...this.#unranked].slice(0, limit)
+  }
+
+  async rank (conv: Conversation): Promise<void> {
+    await this.#load()
+    if (!this.#unranked.has(conv.cid)) return
+    await this.indexOpen(conv)
   }
 
   async openFor (site: string, visitor: string): Promise<string | undefined> {
@@ -182,11 +213,37 @@ export class LevelSupportStore implements SupportStore {
     return (await this.#slots.iterator(range(uid)).all()).map(([key, at]) => ({ cid: key.slice(uid.length + 1), at: Number(at) }))
   }
 
-  /** Reads the open index once per process to know each cid's current key. */
+  /** A chat's entries in the open index and the queue, in one batch. Runs alone for the chat. */
+  async #index (conv: Conversation): Promise<void> {
+    const cid = conv.cid
+    const state = conv.support!.state
+    const oldOpen = this.#openKey.get(cid)
+    const oldQueue = this.#queueKey.get(cid)
+    const open = state === 'closed' ? undefined : `${pad(conv.support!.queuedAt)}!${cid}`
+    const queued = state === 'waiting' ? queueKey(queueEntry(conv)) : undefined
+    const ops: BatchOp[] = []
+    if (oldOpen !== undefined && oldOpen !== open) ops.push({ type: 'del', sublevel: this.#open, key: oldOpen })
+    if (oldQueue !== undefined && oldQueue !== queued) ops.push({ type: 'del', sublevel: this.#queue, key: oldQueue })
+    if (open !== undefined) ops.push({ type: 'put', sublevel: this.#open, key: open, value: state })
+    if (queued !== undefined) ops.push({ type: 'put', sublevel: this.#queue, key: queued, value: conv.support!.visitor })
+    await this.#batch.write(ops)
+    if (open === undefined) this.#openKey.delete(cid)
+    else this.#openKey.set(cid, open)
+    if (queued === undefined) this.#queueKey.delete(cid)
+    else this.#queueKey.set(cid, queued)
+    this.#unranked.delete(cid)
+  }
+
+  /** Reads the open index and the queue once per process to know each cid's current keys. */
   async #load (): Promise<void> {
-    this.#loaded ??= this.#open.keys().all().then((keys) => {
-      for (const key of keys) this.#openKey.set(key.slice(key.indexOf('!') + 1), key)
-    })
+    this.#loaded ??= (async () => {
+      for (const [key, state] of await this.#open.iterator().all()) {
+        const cid = key.slice(key.indexOf('!') + 1)
+        this.#openKey.set(cid, key)
+        if (state === '') this.#unranked.add(cid)
+      }
+      for (const key of await this.#queue.keys().all()) this.#queueKey.set(key.slice(key.indexOf('!', 2) + 1), key)
+    })()
     await this.#loaded
   }
 

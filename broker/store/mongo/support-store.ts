@@ -2,8 +2,10 @@
  * Customer-service state in MongoDB:
  *
  *   agents        { _id: uid, ...AgentRecord }            (`active` comes from the slots)
- *   support_open  { _id: cid, queuedAt, site, visitor, createdAt }   one per open support chat
+ *   support_open  { _id: cid, queuedAt, site, visitor, createdAt, state, tier }   one per open support chat
  *                 index { queuedAt, _id }                  openCids: FIFO, ties in cid order
+ *                 index { state, tier, queuedAt, _id }     the queue: waiting chats, tier 0 (the visitor
+ *                                                          wrote) before 1, each FIFO [IM-SUPPORT-RANK]
  *   support_slots, support_claims, support_visitor          who owns what (support-routing.ts)
  *   support_seen  { _id: uid, ts }                          a visitor's last traffic
  *   support_meta  { _id: 'alive', ts }                      the broker's heartbeat
@@ -22,17 +24,29 @@
 import type { Collection, Db } from 'mongodb'
 import type { AgentState, Conversation } from '../../../shared/protocol.js'
 import { KeyedLock } from '../../lib/keyed-lock.js'
-import type { AgentPatch, AgentRecord, CannedReply, SupportStore } from '../ports.js'
-import { toRecord, withSlots } from '../support-records.js'
+import type { AgentPatch, AgentRecord, CannedReply, QueueCounts, QueueEntry, SupportStore } from '../ports.js'
+import { queueEntry, toRecord, withSlots } from '../support-records.js'
 import { isDuplicateKey, replaceOrInsert } from './connect.js'
 import { MongoSupportRouting } from './support-routing.js'
 
 type AgentDoc = AgentRecord & { _id: string }
 type CannedDoc = CannedReply & { _id: string }
-interface OpenDoc { _id: string, queuedAt: number, site: string, visitor: string, createdAt: number }
+/** `state` and `tier` are absent on documents written before the queue was ranked (`unranked`). */
+interface OpenDoc { _id: string, queuedAt: number, site: string, visitor: string, createdAt: number, state?: 'waiting' | 'active', tier?: 0 | 1 }
 interface TimeDoc { _id: string, ts: number }
 
 const withoutId = { projection: { _id: 0 } } as const
+const tierOf = (entry: QueueEntry): 0 | 1 => entry.wrote ? 0 : 1
+
+/** An open (waiting or active) chat's document: a waiting one has its place in the queue. */
+function openDoc (conv: Conversation): OpenDoc {
+  const support = conv.support!
+  const entry = queueEntry(conv)
+  return {
+    _id: conv.cid, queuedAt: support.queuedAt, site: support.site, visitor: support.visitor, createdAt: conv.createdAt,
+    state: support.state === 'active' ? 'active' : 'waiting', tier: tierOf(entry)
+  }
+}
 const ALIVE = 'alive'
 
 export class MongoSupportStore implements SupportStore {
@@ -61,6 +75,7 @@ export class MongoSupportStore implements SupportStore {
 
   async ensureIndexes (): Promise<void> {
     await this.#open.createIndex({ queuedAt: 1, _id: 1 }, { name: 'fifo' })
+    await this.#open.createIndex({ state: 1, tier: 1, queuedAt: 1, _id: 1 }, { name: 'queue' })
     await this.#routing.ensureIndexes()
   }
 
@@ -126,8 +141,48 @@ export class MongoSupportStore implements SupportStore {
         return
       }
       // waiting or active: listed at its queuedAt, which a re-queue moves
-      await replaceOrInsert(this.#open, { _id: cid, queuedAt: support.queuedAt, site: support.site, visitor: support.visitor, createdAt: conv.createdAt })
+      await replaceOrInsert(this.#open, openDoc(conv))
       await this.#routing.reserveVisitor(support.site, support.visitor, cid)
+    })
+  }
+
+  async queue (limit: number, after?: QueueEntry): Promise<QueueEntry[]> {
+    // equality on state, then the sort's own order: one range of the `queue` index
+    const next = after === undefined
+      ? {}
+      : {
+          $or: [
+            { tier: { $gt: tierOf(after) } },
+            { tier: tierOf(after), queuedAt: { $gt: after.queuedAt } },
+            { tier: tierOf(after), queuedAt: after.queuedAt, _id: { $gt: after.cid } }
+          ]
+        }
+    const docs = await this.#open.find({ state: 'waiting', ...next }, { projection: { _id: 1, visitor: 1, queuedAt: 1, tier: 1 } })
+      .sort({ state: 1, tier: 1, queuedAt: 1, _id: 1 }).limit(limit).toArray()
+    return docs.map((doc) => ({ cid: doc._id, visitor: doc.visitor, queuedAt: doc.queuedAt, wrote: doc.tier === 0 }))
+  }
+
+  async queueCounts (): Promise<QueueCounts> {
+    const [total, silent] = await Promise.all([this.#open.countDocuments({ state: 'waiting' }), this.#open.countDocuments({ state: 'waiting', tier: 1 })])
+    return { total, silent }
+  }
+
+  async unranked (limit: number): Promise<string[]> {
+    return (await this.#open.find({ state: { $exists: false } }, { projection: { _id: 1 } }).limit(limit).toArray()).map((doc) => doc._id)
+  }
+
+  async rank (conv: Conversation): Promise<void> {
+    const support = conv.support
+    if (!support) return
+    await this.#lock.run(`open:${conv.cid}`, async () => {
+      // only a document still without a state: what another node indexed meanwhile is newer
+      const unranked = { _id: conv.cid, state: { $exists: false } }
+      if (support.state === 'closed') {
+        if ((await this.#open.deleteOne(unranked)).deletedCount === 1) await this.#routing.releaseVisitor(support.site, support.visitor, conv.cid)
+        return
+      }
+      const { state, tier } = openDoc(conv)
+      await this.#open.updateOne(unranked, { $set: { state, tier } })
     })
   }
 

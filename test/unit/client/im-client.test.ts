@@ -134,7 +134,7 @@ describe('ImClient', () => {
     for (const ev of ['queue', 'notice', 'support-queue', 'agent'] as const) client.on(ev, () => seen.push(ev))
     transport.deliver(INBOX, { ev: 'queue', cid: 's1', position: 2, waiting: 3 })
     transport.deliver(INBOX, { ev: 'notice', cid: 's1', code: 'offline', text: 'later' })
-    transport.deliver(INBOX, { ev: 'support-queue', waiting: [{ cid: 's1', visitor: 'v1', queuedAt: 1, context: {} }] })
+    transport.deliver(INBOX, { ev: 'support-queue', waiting: [{ cid: 's1', visitor: 'v1', queuedAt: 1, context: {}, wrote: false }], total: 1, silent: 1 })
     transport.deliver(INBOX, { ev: 'agent', agent: { uid: 'alice', status: 'online', capacity: 3, active: [], idleSince: 1 } })
     transport.deliver(INBOX, JSON.stringify({ ev: 'queue', position: 2 }))
     transport.deliver(INBOX, JSON.stringify({ ev: 'support-queue', waiting: [{ visitor: 'v1' }] }))
