@@ -205,9 +205,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
 
     const imStores = { conversations: backend.conversations, messages: intercept.messages?.(backend.messages) ?? backend.messages }
     const events = createEventPublisher(broker)
+    // The store itself, not the cache: an invitee's record is read alike whether it exists or not. [IM-CONV-2]
     const conversations = new ConversationService({
-      conversations: imStores.conversations, messages: imStores.messages, principals: stores.principals, events, now,
-      limits: { maxGroupMembers: config.MAX_GROUP_MEMBERS, maxPendingGroups: config.MAX_PENDING_GROUPS, admitCreate: limits.newConversation }
+      conversations: imStores.conversations, messages: imStores.messages, principals: backend.principals, events, now,
+      limits: { maxGroupMembers: config.MAX_GROUP_MEMBERS, maxPendingGroups: config.MAX_PENDING_GROUPS, maxPendingPerInviter: config.MAX_PENDING_PER_INVITER, admitCreate: limits.newConversation },
+      onLostEvent: (err) => log.warn({ err }, 'an invitation event could not be published; the invitee sees it on its next sync')
     })
     const receipts = new ReceiptService({ conversations, store: imStores.conversations, events, now })
     // `desk` is made below; a visitor's first words rank its chat there [IM-SUPPORT-RANK]

@@ -37,8 +37,16 @@ export interface Member {
   role: 'owner' | 'member'
   joinedAt: number
   readSeq: number
-  /** added to a group by someone else and not yet accepted (by reading or writing in it) [IM-CONV-2] */
+  /** added by someone else and not yet accepted (by reading or writing in it) [IM-CONV-2] */
   pending?: boolean
+  /** who added it (an invitation; absent when an admin added it) [IM-CONV-2] */
+  invitedBy?: string
+  /**
+   * Server-side only, never sent: an invitation kept from its invitee (a uid that does not exist,
+   * a visitor, a disabled principal, or one with no room for it) — listed pending like any other,
+   * but not a member. [IM-CONV-2]
+   */
+  held?: boolean
 }
 
 export interface Conversation {

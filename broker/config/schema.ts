@@ -55,6 +55,7 @@ export const configSchema = z.object({
   MESSAGE_MAX_CHARS: positiveInt.max(1_000_000).default(10_000),
   MAX_GROUP_MEMBERS: positiveInt.max(100_000).default(500),
   MAX_PENDING_GROUPS: positiveInt.max(100_000).default(100),
+  MAX_PENDING_PER_INVITER: positiveInt.max(100_000).default(5),
   CONVERSATIONS_PER_USER_PER_HOUR: positiveInt.default(100),
   RECALL_WINDOW_SECONDS: z.coerce.number().int().min(0).default(120),
   AGENT_CAPACITY: positiveInt.max(100).default(3),

@@ -1,6 +1,8 @@
 /**
  * Conversations: creating direct and group conversations, membership, and the per-member view
  * (last message, exact unread count). Every change is announced with a `conv` event. [IM-CONV-1]
+ * Adding someone else is an invitation (invitations.ts) [IM-CONV-2]; what leaves here goes
+ * through `publicView`.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { ImError } from '../../shared/errors.js'
@@ -9,19 +11,21 @@ import type { Conversation, ConversationKind, ConversationSummary, Member } from
 import { incarnationOf } from '../principals/incarnation.js'
 import type { ConversationStore, MessageStore, PrincipalRecord, PrincipalStore } from '../store/ports.js'
 import type { EventPublisher } from './events.js'
+import { Invitations, isAddable, isMember, publicView, type Delivery } from './invitations.js'
+import { memberUids } from './messages.js'
 
 export interface Caller { uid: string, role: Role }
 
 /** Roles that may start conversations and manage groups; visitors and devices use support (later) or nothing. */
 const CHAT_ROLES: readonly Role[] = ['user', 'agent', 'admin']
-/** Roles others may add to a conversation; a visitor is reached through the support desk only. */
-const ADDABLE_ROLES: readonly Role[] = ['user', 'agent', 'admin', 'device']
 
 export interface ConversationLimits {
   /** most members of a group [IM-CONV-2] */
   maxGroupMembers: number
-  /** most groups one principal may have been added to without accepting them [IM-CONV-2] */
+  /** most invitations one principal keeps unaccepted; a new one displaces the oldest [IM-CONV-2] */
   maxPendingGroups: number
+  /** most unaccepted invitations of one principal from one inviter; more are held [IM-CONV-2] */
+  maxPendingPerInviter: number
   /** counts one new conversation of `uid`; throws `IM_ERR_RATE_LIMITED` over the hourly quota */
   admitCreate?: (uid: string) => Promise<void>
 }
@@ -33,6 +37,8 @@ export interface ConversationDeps {
   events: EventPublisher
   now: () => number
   limits: ConversationLimits
+  /** an event to an invitee that could not be published */
+  onLostEvent?: (err: unknown) => void
 }
 
 /** One page of `GET /api/v1/conversations`; `next` is the cursor of the following page. */
@@ -40,9 +46,15 @@ export interface ConversationPage { conversations: ConversationSummary[], next?:
 
 export class ConversationService {
   readonly #deps: ConversationDeps
+  readonly #invitations: Invitations
 
   constructor (deps: ConversationDeps) {
     this.#deps = deps
+    this.#invitations = new Invitations({
+      conversations: deps.conversations, events: deps.events,
+      limits: { maxPending: deps.limits.maxPendingGroups, perInviter: deps.limits.maxPendingPerInviter },
+      ...(deps.onLostEvent ? { onLost: deps.onLostEvent } : {})
+    })
   }
 
   /** Creates a conversation; a `direct` one that exists for the pair comes back with `created:false`. */
@@ -52,37 +64,59 @@ export class ConversationService {
     const { maxGroupMembers } = this.#deps.limits
     if (input.kind === 'direct' && uids.length !== 2) throw new ImError('IM_ERR_BAD_REQUEST', 'A direct conversation has exactly two different members.')
     if (uids.length > maxGroupMembers) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${maxGroupMembers} members.`)
-    const cid = input.kind === 'direct' ? await this.#directCid(uids) : `g_${randomBytes(12).toString('base64url')}`
+    // uncached: an invitee's record is read from the store whether the uid exists or not
+    const records = new Map(await Promise.all(uids.map(async (uid) => [uid, await this.#deps.principals.get(uid)] as const)))
+    const cid = input.kind === 'direct' ? directCid(uids.map((uid) => directKey(uid, records.get(uid)))) : `g_${randomBytes(12).toString('base64url')}`
     if (input.kind === 'direct') {
       const existing = await this.#deps.conversations.get(cid)
-      if (existing) return { conv: await this.requireMember(cid, caller.uid), created: false }
+      if (existing) return { conv: publicView(await this.#joinDirect(existing, caller.uid)), created: false }
     }
-    // Someone else's group is joined pending, until the member reads or writes in it. [IM-CONV-2]
-    const pending = input.kind === 'group' && caller.role !== 'admin'
-    for (const uid of uids) if (uid !== caller.uid) await this.#requireAddable(uid, pending)
+    const others = uids.filter((uid) => uid !== caller.uid)
+    // Adding others invites them, unless an admin adds them. [IM-CONV-2]
+    const invite = caller.role !== 'admin'
+    if (!invite) for (const uid of others) requireAddable(uid, records.get(uid))
+    const deliveries = new Map<string, Delivery>(invite
+      ? await Promise.all(others.map(async (uid) => [uid, await this.#invitations.decide(uid, records.get(uid), caller.uid)] as const))
+      : [])
     await this.#deps.limits.admitCreate?.(caller.uid)
     const now = this.#deps.now()
     const conv: Conversation = {
       cid,
       kind: input.kind,
       ...(input.title ? { title: input.title } : {}),
-      members: uids.map((uid) => ({
-        uid,
-        role: input.kind === 'group' && uid === caller.uid ? 'owner' : 'member',
-        joinedAt: now,
-        readSeq: 0,
-        ...(pending && uid !== caller.uid ? { pending: true } : {})
-      })),
+      members: uids.map((uid): Member => {
+        const delivery = deliveries.get(uid)
+        if (delivery) return this.#invitations.member(uid, caller.uid, delivery, now, 0)
+        return { uid, role: input.kind === 'group' && uid === caller.uid ? 'owner' : 'member', joinedAt: now, readSeq: 0 }
+      }),
       createdAt: now,
       createdBy: caller.uid,
       lastSeq: 0
     }
     if (!await this.#deps.conversations.create(conv)) {
       const existing = await this.requireMember(cid, caller.uid)
-      return { conv: existing, created: false }
+      return { conv: publicView(existing), created: false }
     }
-    await this.#deps.events.toInboxes(uids, { ev: 'conv', type: 'created', conv })
-    return { conv, created: true }
+    await this.#invitations.settle(deliveries)
+    const delivered = others.filter((uid) => deliveries.get(uid)?.kind !== 'hold')
+    const told = invite ? [caller.uid] : uids
+    await this.#deps.events.toInboxes(told, { ev: 'conv', type: 'created', conv: publicView(conv) })
+    if (invite) this.#invitations.tellInvitees(delivered, { type: 'created', conv })
+    return { conv: publicView(conv), created: true }
+  }
+
+  /**
+   * A direct conversation asked for again. By its held invitee: it joins (it asked for it); by a
+   * pending one: it accepts. Anyone else gets it as it is — an invitation that was held stays
+   * held (trying again would take a write only for a uid that exists).
+   */
+  async #joinDirect (conv: Conversation, uid: string): Promise<Conversation> {
+    const me = conv.members.find((m) => m.uid === uid)
+    if (!me) throw new ImError('IM_ERR_NOT_MEMBER')
+    if (me.held !== true && me.pending !== true) return conv
+    const next = await this.#deps.conversations.update(conv.cid, (c) => ({ ...c, members: c.members.map((m) => (m.uid === uid ? accepted(m) : m)) }))
+    if (me.held === true) await this.#deps.events.toInboxes(memberUids(next), { ev: 'conv', type: 'member-added', conv: publicView(next), uid })
+    return next
   }
 
   /**
@@ -97,7 +131,7 @@ export class ConversationService {
       if (cids.length === 0) return
       for (const cid of cids) {
         const next = await this.#deps.conversations.removeMember(cid, uid)
-        await this.#deps.events.toInboxes(next.members.map((m) => m.uid), { ev: 'conv', type: 'member-removed', conv: next, uid })
+        await this.#deps.events.toInboxes(memberUids(next), { ev: 'conv', type: 'member-removed', conv: publicView(next), uid })
       }
       after = cids.at(-1)
     }
@@ -107,16 +141,11 @@ export class ConversationService {
    * The one direct conversation of a pair of principals — of these incarnations of them: once a
    * member was deleted (and left it), the uid created again starts a new one. [IM-AUTH-8]
    */
-  async #directCid (uids: string[]): Promise<string> {
-    const records = await Promise.all(uids.map(async (uid) => await this.#deps.principals.get(uid)))
-    return directCid(uids.map((uid, i) => directKey(uid, records[i])))
-  }
-
-  /** The conversation, if `uid` is a member. [IM-ACL-5] */
+  /** The conversation as stored (held invitees included), if `uid` is a member. [IM-ACL-5] */
   async requireMember (cid: string, uid: string): Promise<Conversation> {
     const conv = await this.#deps.conversations.get(cid)
     if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
-    if (!conv.members.some((m) => m.uid === uid)) throw new ImError('IM_ERR_NOT_MEMBER')
+    if (!isMember(conv, uid)) throw new ImError('IM_ERR_NOT_MEMBER')
     return conv
   }
 
@@ -124,8 +153,8 @@ export class ConversationService {
   async requireReader (cid: string, caller: Caller): Promise<Conversation> {
     const conv = await this.#deps.conversations.get(cid)
     if (!conv) throw new ImError('IM_ERR_NOT_FOUND', 'No such conversation.')
-    if (conv.members.some((m) => m.uid === caller.uid)) return conv
-    if (conv.kind === 'support' && (caller.role === 'agent' || caller.role === 'admin')) return conv
+    if (isMember(conv, caller.uid)) return publicView(conv)
+    if (conv.kind === 'support' && (caller.role === 'agent' || caller.role === 'admin')) return publicView(conv)
     throw new ImError('IM_ERR_NOT_MEMBER')
   }
 
@@ -142,7 +171,7 @@ export class ConversationService {
       if (!conv) return undefined
       const member = conv.members.find((m) => m.uid === uid)
       const lastMessage = conv.lastSeq > 0 ? (await this.#deps.messages.last(cid)) ?? null : null
-      return { ...conv, lastMessage, unread: Math.max(0, conv.lastSeq - (member?.readSeq ?? 0)) }
+      return { ...publicView(conv), lastMessage, unread: Math.max(0, conv.lastSeq - (member?.readSeq ?? 0)) }
     }))
     return {
       conversations: summaries.filter((s): s is ConversationSummary => s !== undefined),
@@ -150,23 +179,32 @@ export class ConversationService {
     }
   }
 
-  /** A pending member who reads or writes in a group has accepted it. [IM-CONV-2] */
+  /** A pending member who reads or writes in a conversation has accepted it. [IM-CONV-2] */
   async acceptIfPending (conv: Conversation, uid: string): Promise<void> {
-    if (conv.members.find((m) => m.uid === uid)?.pending !== true) return
-    await this.#deps.conversations.update(conv.cid, (c) => ({ ...c, members: c.members.map((m) => m.uid === uid ? withoutPending(m) : m) }))
+    const me = conv.members.find((m) => m.uid === uid)
+    if (me?.pending !== true || me.held === true) return
+    await this.#deps.conversations.update(conv.cid, (c) => ({ ...c, members: c.members.map((m) => m.uid === uid ? accepted(m) : m) }))
   }
 
+  /** The answer is the same whoever `uid` is (a held invitation looks like any other). [IM-CONV-2] */
   async addMember (caller: Caller, cid: string, uid: string): Promise<Conversation> {
     const conv = await this.#requireManager(caller, cid)
-    if (conv.members.some((m) => m.uid === uid)) return conv
-    const pending = caller.role !== 'admin'
-    await this.#requireAddable(uid, pending)
+    if (conv.members.some((m) => m.uid === uid)) return publicView(conv)
+    const invite = caller.role !== 'admin'
+    const record = await this.#deps.principals.get(uid)
+    if (!invite) requireAddable(uid, record)
     const { maxGroupMembers } = this.#deps.limits
     if (conv.members.length >= maxGroupMembers) throw new ImError('IM_ERR_BAD_REQUEST', `A group has at most ${maxGroupMembers} members.`)
+    const delivery = invite ? await this.#invitations.decide(uid, record, caller.uid) : undefined
     // A new member starts with everything before it read: its unread count begins at zero.
-    const next = await this.#deps.conversations.addMember(cid, { uid, role: 'member', joinedAt: this.#deps.now(), readSeq: conv.lastSeq, ...(pending ? { pending: true } : {}) })
-    await this.#deps.events.toInboxes(next.members.map((m) => m.uid), { ev: 'conv', type: 'member-added', conv: next, uid })
-    return next
+    const joinedAt = this.#deps.now()
+    const member: Member = delivery ? this.#invitations.member(uid, caller.uid, delivery, joinedAt, conv.lastSeq) : { uid, role: 'member', joinedAt, readSeq: conv.lastSeq }
+    const next = await this.#deps.conversations.addMember(cid, member)
+    if (delivery) await this.#invitations.settle(new Map([[uid, delivery]]))
+    const event = { type: 'member-added', conv: next, uid } as const
+    await this.#deps.events.toInboxes(memberUids(next).filter((m) => !invite || m !== uid), { ev: 'conv', ...event, conv: publicView(next) })
+    if (delivery?.kind === 'deliver') this.#invitations.tellInvitees([uid], event)
+    return publicView(next)
   }
 
   async removeMember (caller: Caller, cid: string, uid: string): Promise<Conversation> {
@@ -174,21 +212,10 @@ export class ConversationService {
     if (conv.kind !== 'group') throw new ImError('IM_ERR_BAD_REQUEST', 'Members are added to and removed from groups only.')
     if (!conv.members.some((m) => m.uid === uid)) throw new ImError('IM_ERR_NOT_FOUND', `${uid} is not a member.`)
     const next = await this.#deps.conversations.removeMember(cid, uid)
-    await this.#deps.events.toInboxes([...next.members.map((m) => m.uid), uid], { ev: 'conv', type: 'member-removed', conv: next, uid })
-    return next
-  }
-
-  /**
-   * May `uid` be added by someone else? The same answer for a uid that does not exist, one of a
-   * role nobody may add (visitors) and one with too many groups pending, so the API does not tell
-   * which uids exist. [IM-CONV-2]
-   */
-  async #requireAddable (uid: string, pending: boolean): Promise<void> {
-    const principal = await this.#deps.principals.get(uid)
-    const full = async (): Promise<boolean> => pending && await this.#deps.conversations.pendingCount(uid) >= this.#deps.limits.maxPendingGroups
-    if (!principal || principal.disabled === true || !ADDABLE_ROLES.includes(principal.role) || await full()) {
-      throw new ImError('IM_ERR_FORBIDDEN', `${uid} cannot be added to a conversation.`)
-    }
+    // a held invitee never knew of it
+    const told = isMember(conv, uid) ? [...memberUids(next), uid] : memberUids(next)
+    await this.#deps.events.toInboxes(told, { ev: 'conv', type: 'member-removed', conv: publicView(next), uid })
+    return publicView(next)
   }
 
   async #requireManager (caller: Caller, cid: string): Promise<Conversation> {
@@ -201,8 +228,14 @@ export class ConversationService {
   }
 }
 
-function withoutPending ({ pending: _pending, ...member }: Member): Member {
+/** A member who accepted: no longer pending, nor held (who it was invited by stays). */
+function accepted ({ pending: _pending, held: _held, ...member }: Member): Member {
   return member
+}
+
+/** An admin adds only principals that can be added, and is told which cannot (admins see every principal anyway). */
+function requireAddable (uid: string, record: PrincipalRecord | undefined): void {
+  if (!isAddable(record)) throw new ImError('IM_ERR_FORBIDDEN', `${uid} cannot be added to a conversation.`)
 }
 
 /** How many conversations a deleted principal leaves per store read. */

@@ -131,6 +131,7 @@ export class MessageService {
   }
 }
 
+/** The uids a conversation's events go to: its members; a held invitee is none (im/invitations.ts). */
 export function memberUids (conv: Conversation): string[] {
-  return conv.members.map((m) => m.uid)
+  return conv.members.flatMap((m) => (m.held === true ? [] : [m.uid]))
 }

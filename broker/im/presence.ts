@@ -1,7 +1,8 @@
 /**
  * Presence from connections: a principal is online while any of its connections is open. A
  * connection lost without DISCONNECT ends when aedes' keepalive runs out. Changes go out retained on
- * `im/p/{uid}` and as `presence` events to everyone sharing a conversation. [IM-PRESENCE-1]
+ * `im/p/{uid}` and as `presence` events to everyone sharing a conversation — one the principal
+ * accepted, not an invitation still pending. [IM-PRESENCE-1]
  *
  * Several nodes (`directory`): each node records in the store which principals have connections
  * on it, and announces a change only when no other live node has a connection of the principal —
@@ -127,7 +128,10 @@ export class PresenceTracker {
     const contacts = new Set<string>()
     for (const cid of await this.#deps.conversations.cidsOf(uid)) {
       const conv = await this.#deps.conversations.get(cid)
-      for (const m of conv?.members ?? []) if (m.uid !== uid) contacts.add(m.uid)
+      // An invitee's presence goes out only once it accepted: before, it would tell the inviter
+      // that the uid exists. A held invitee hears nothing. [IM-CONV-2]
+      if (conv?.members.find((m) => m.uid === uid)?.pending === true) continue
+      for (const m of conv?.members ?? []) if (m.uid !== uid && m.held !== true) contacts.add(m.uid)
     }
     await this.#deps.events.toInboxes(contacts, { ev: 'presence', uid, ...state })
   }

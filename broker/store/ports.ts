@@ -78,6 +78,14 @@ export interface SiteStore {
 
 // ---- IM: conversations and messages ----
 
+/** One unaccepted invitation of a principal: to conversation `cid`, by `by`, at `at`. */
+export interface Invitation { cid: string, by?: string, at: number }
+
+/**
+ * Conversations and their members. A member with `held` is no member to the stores either: it is
+ * kept in the record (so the conversation looks the same to everyone else) but not indexed — not
+ * in `cidsOf` or `invitationsOf` of its uid. [IM-CONV-2]
+ */
 export interface ConversationStore {
   /** Creates the conversation; resolves `false` (and changes nothing) when `cid` exists. */
   create (conversation: Conversation): Promise<boolean>
@@ -87,8 +95,12 @@ export interface ConversationStore {
    * `page`, at most `limit` of them after the cid `after`.
    */
   cidsOf (uid: string, page?: { after?: string, limit?: number }): Promise<string[]>
-  /** how many groups `uid` was added to and has not accepted yet (members with `pending`) [IM-CONV-2] */
-  pendingCount (uid: string): Promise<number>
+  /**
+   * The invitations `uid` has and has not accepted yet — members with `pending` (not `held`) —
+   * with who invited it and when (`at`: its `joinedAt`; 0 and no `by` for one stored before these
+   * were recorded). [IM-CONV-2]
+   */
+  invitationsOf (uid: string): Promise<Invitation[]>
   addMember (cid: string, member: Member): Promise<Conversation>
   removeMember (cid: string, uid: string): Promise<Conversation>
   /** Moves `uid`'s read position forward to `seq` (never back, never past `lastSeq`); returns the new position. */

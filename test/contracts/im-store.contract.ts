@@ -86,26 +86,51 @@ export function runImStoreContract (build: () => Promise<ImStoreFixture>): void 
     assert.deepEqual(await s.conversations.cidsOf('pat'), ['g1', 'g2', 'g3', 'g4', 'g5'])
   }))
 
-  it('counts the groups a uid was added to and has not accepted, through create, add, accept and remove [IM-CONV-2]', withStores(async (s) => {
-    const pending = (uid: string) => ({ uid, role: 'member' as const, joinedAt: 1, readSeq: 0, pending: true })
-    await s.conversations.create({ ...conversation('p1', ['owner']), members: [{ uid: 'owner', role: 'owner', joinedAt: 1, readSeq: 0 }, pending('zed')] })
-    await s.conversations.create({ ...conversation('p2', ['owner']), members: [{ uid: 'owner', role: 'owner', joinedAt: 1, readSeq: 0 }, pending('zed')] })
-    await s.conversations.addMember('p3-missing', pending('zed')).catch(() => undefined)
+  it('lists the invitations a uid has not accepted, with who invited it when, through create, add, accept and remove [IM-CONV-2]', withStores(async (s) => {
+    const pending = (uid: string, by: string, at: number) => ({ uid, role: 'member' as const, joinedAt: at, readSeq: 0, pending: true, invitedBy: by })
+    const owner = { uid: 'owner', role: 'owner' as const, joinedAt: 1, readSeq: 0 }
+    await s.conversations.create({ ...conversation('p1', ['owner']), members: [owner, pending('zed', 'owner', 10)] })
+    await s.conversations.create({ ...conversation('p2', ['owner']), members: [owner, pending('zed', 'olga', 20)] })
+    await s.conversations.addMember('p3-missing', pending('zed', 'owner', 25)).catch(() => undefined)
     await s.conversations.create(conversation('p3', ['owner']))
-    await s.conversations.addMember('p3', pending('zed'))
-    await s.conversations.addMember('p3', pending('zeddy'))
-    assert.equal(await s.conversations.pendingCount('zed'), 3)
-    assert.equal(await s.conversations.pendingCount('ze'), 0)
-    assert.equal(await s.conversations.pendingCount('owner'), 0)
-    // accepting: the member stays, the flag goes
+    await s.conversations.addMember('p3', pending('zed', 'owner', 30))
+    await s.conversations.addMember('p3', pending('zeddy', 'owner', 31))
+    const sorted = async (uid: string) => (await s.conversations.invitationsOf(uid)).sort((a, b) => a.cid.localeCompare(b.cid))
+    assert.deepEqual(await sorted('zed'), [{ cid: 'p1', by: 'owner', at: 10 }, { cid: 'p2', by: 'olga', at: 20 }, { cid: 'p3', by: 'owner', at: 30 }])
+    assert.deepEqual(await s.conversations.invitationsOf('ze'), [])
+    assert.deepEqual(await s.conversations.invitationsOf('owner'), [])
+    // accepting: the member stays, the invitation goes
     await s.conversations.update('p1', (c) => ({ ...c, members: c.members.map((m) => m.uid === 'zed' ? { ...m, pending: false } : m) }))
-    assert.equal(await s.conversations.pendingCount('zed'), 2)
+    assert.deepEqual((await sorted('zed')).map((i) => i.cid), ['p2', 'p3'])
     assert.deepEqual((await s.conversations.cidsOf('zed')).sort(), ['p1', 'p2', 'p3'])
     await s.conversations.removeMember('p2', 'zed')
-    assert.equal(await s.conversations.pendingCount('zed'), 1)
+    assert.deepEqual((await sorted('zed')).map((i) => i.cid), ['p3'])
     await s.conversations.update('p3', (c) => ({ ...c, members: c.members.filter((m) => m.uid !== 'zed') }))
-    assert.equal(await s.conversations.pendingCount('zed'), 0)
-    assert.equal(await s.conversations.pendingCount('zeddy'), 1)
+    assert.deepEqual(await s.conversations.invitationsOf('zed'), [])
+    assert.deepEqual((await s.conversations.invitationsOf('zeddy')).map((i) => i.cid), ['p3'])
+  }))
+
+  it('keeps a held invitee in the record but indexes nothing under its uid, and indexes it once it is no longer held [IM-CONV-2]', withStores(async (s) => {
+    const owner = { uid: 'owner', role: 'owner' as const, joinedAt: 1, readSeq: 0 }
+    const held = { uid: 'hank', role: 'member' as const, joinedAt: 5, readSeq: 0, pending: true, invitedBy: 'owner', held: true }
+    await s.conversations.create({ ...conversation('h1', ['owner']), members: [owner, held] })
+    await s.conversations.create(conversation('h2', ['owner']))
+    await s.conversations.addMember('h2', { ...held, joinedAt: 6 })
+    assert.deepEqual((await s.conversations.get('h1'))?.members.find((m) => m.uid === 'hank'), held, 'the record keeps it as given')
+    assert.deepEqual(await s.conversations.cidsOf('hank'), [])
+    assert.deepEqual(await s.conversations.invitationsOf('hank'), [])
+    // delivered: pending and indexed
+    await s.conversations.update('h1', (c) => ({ ...c, members: c.members.map((m) => m.uid === 'hank' ? { ...m, held: undefined } : m) }))
+    assert.deepEqual(await s.conversations.cidsOf('hank'), ['h1'])
+    assert.deepEqual(await s.conversations.invitationsOf('hank'), [{ cid: 'h1', by: 'owner', at: 5 }])
+    // displaced: held again, nothing left under its uid
+    await s.conversations.update('h1', (c) => ({ ...c, members: c.members.map((m) => m.uid === 'hank' ? { ...m, held: true } : m) }))
+    assert.deepEqual(await s.conversations.cidsOf('hank'), [])
+    assert.deepEqual(await s.conversations.invitationsOf('hank'), [])
+    // removing a held invitee leaves the others' indexes alone
+    await s.conversations.removeMember('h2', 'hank')
+    assert.deepEqual((await s.conversations.get('h2'))?.members.map((m) => m.uid), ['owner'])
+    assert.deepEqual(await s.conversations.cidsOf('owner'), ['h1', 'h2'])
   }))
 
   it('adds a member once, and indexes the conversation under their uid', withStores(async (s) => {

@@ -2,7 +2,7 @@
 import { ImError } from '../../../shared/errors.js'
 import type { Conversation, Member } from '../../../shared/protocol.js'
 import type { KeyedLock } from '../../lib/keyed-lock.js'
-import type { ConversationStore } from '../ports.js'
+import type { ConversationStore, Invitation } from '../ports.js'
 import type { ConversationState } from './conversation-state.js'
 import { under, type Sublevels } from './im-stores.js'
 import type { BatchOp, WriteBatch } from './write-batch.js'
@@ -44,8 +44,9 @@ export class LevelConversationStore implements ConversationStore {
     return keys.map((k) => k.slice(uid.length + 1))
   }
 
-  async pendingCount (uid: string): Promise<number> {
-    return (await this.#db.pending.keys(under(uid)).all()).length
+  async invitationsOf (uid: string): Promise<Invitation[]> {
+    const entries = await this.#db.pending.iterator(under(uid)).all()
+    return entries.map(([key, value]) => ({ cid: key.slice(uid.length + 1), ...parseInvitation(value) }))
   }
 
   async addMember (cid: string, member: Member): Promise<Conversation> {
@@ -94,23 +95,47 @@ export class LevelConversationStore implements ConversationStore {
     return conv
   }
 
-  /** The member-of, pending and read-position entries that turn `before` into `after`. */
+  /**
+   * The member-of, pending and read-position entries that turn `before` into `after`. A `held`
+   * member has none: to its uid the conversation does not exist.
+   */
   #indexOps (cid: string, before: readonly Member[], after: readonly Member[]): BatchOp[] {
     const was = new Map(before.map((m) => [m.uid, m]))
     const now = new Map(after.map((m) => [m.uid, m]))
     const ops: BatchOp[] = []
     for (const [uid, m] of now) {
       const old = was.get(uid)
-      if (!old) ops.push({ type: 'put', sublevel: this.#db.memberOf, key: `${uid}!${cid}`, value: '' })
-      if (m.pending === true && old?.pending !== true) ops.push({ type: 'put', sublevel: this.#db.pending, key: `${uid}!${cid}`, value: '' })
-      if (m.pending !== true && old?.pending === true) ops.push({ type: 'del', sublevel: this.#db.pending, key: `${uid}!${cid}` })
+      if (indexed(m) && !indexed(old)) ops.push({ type: 'put', sublevel: this.#db.memberOf, key: `${uid}!${cid}`, value: '' })
+      if (!indexed(m) && indexed(old)) {
+        ops.push({ type: 'del', sublevel: this.#db.memberOf, key: `${uid}!${cid}` })
+        ops.push({ type: 'del', sublevel: this.#db.read, key: `${cid}!${uid}` })
+      }
+      if (invited(m) && !invited(old)) ops.push({ type: 'put', sublevel: this.#db.pending, key: `${uid}!${cid}`, value: JSON.stringify({ by: m.invitedBy, at: m.joinedAt }) })
+      if (!invited(m) && invited(old)) ops.push({ type: 'del', sublevel: this.#db.pending, key: `${uid}!${cid}` })
     }
     for (const [uid, old] of was) {
       if (now.has(uid)) continue
-      ops.push({ type: 'del', sublevel: this.#db.memberOf, key: `${uid}!${cid}` })
+      if (indexed(old)) ops.push({ type: 'del', sublevel: this.#db.memberOf, key: `${uid}!${cid}` })
       ops.push({ type: 'del', sublevel: this.#db.read, key: `${cid}!${uid}` })
-      if (old.pending === true) ops.push({ type: 'del', sublevel: this.#db.pending, key: `${uid}!${cid}` })
+      if (invited(old)) ops.push({ type: 'del', sublevel: this.#db.pending, key: `${uid}!${cid}` })
     }
     return ops
   }
+}
+
+/** A member its uid sees the conversation of (every member but a `held` invitee). */
+function indexed (m: Member | undefined): boolean {
+  return m !== undefined && m.held !== true
+}
+
+/** An invitation its invitee has and has not accepted. */
+function invited (m: Member | undefined): boolean {
+  return indexed(m) && m?.pending === true
+}
+
+/** A `pending` entry's value: `{by, at}`; '' from a version that recorded neither. */
+function parseInvitation (value: string): Omit<Invitation, 'cid'> {
+  if (value === '') return { at: 0 }
+  const { by, at } = JSON.parse(value) as { by?: string, at?: number }
+  return { ...(by === undefined ? {} : { by }), at: at ?? 0 }
 }

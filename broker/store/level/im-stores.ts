@@ -6,7 +6,7 @@
  *   conv-seq       {cid}                  → seq           (the conversation's newest seq)
  *   read           {cid}!{uid}            → seq           (a member's read position)
  *   member-of      {uid}!{cid}            → ''            (a principal's conversations)
- *   pending        {uid}!{cid}            → ''            (groups it was added to and has not accepted)
+ *   pending        {uid}!{cid}            → {by, at}      (invitations it has not accepted; '' from before `by`/`at`)
  *   messages       {cid}!{seq, 12 digits} → Message       (history by seq range)
  *   message-ids    {cid}!{id}             → seq
  *   cmids          {from}!{cid}!{cmid}    → seq           (idempotent sends)

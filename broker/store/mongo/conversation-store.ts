@@ -3,12 +3,12 @@ import type { Collection, UpdateFilter } from 'mongodb'
 import { ImError } from '../../../shared/errors.js'
 import type { Conversation, Member } from '../../../shared/protocol.js'
 import type { KeyedLock } from '../../lib/keyed-lock.js'
-import type { ConversationStore } from '../ports.js'
+import type { ConversationStore, Invitation } from '../ports.js'
 import { isDuplicateKey } from './connect.js'
 import { highestSeq, readKey, readPath, withoutUndefined, type ConversationDoc, type MessageDoc, type MongoImParts } from './im-stores.js'
 
 /** Fields of the document that are not the conversation's own. */
-const INTERNAL = new Set(['_id', '_v', '_uids', '_pending', '_reads'])
+const INTERNAL = new Set(['_id', '_v', '_uids', '_pending', '_invites', '_reads'])
 
 export class MongoConversationStore implements ConversationStore {
   readonly #conversations: Collection<ConversationDoc>
@@ -45,8 +45,14 @@ export class MongoConversationStore implements ConversationStore {
     return (await cursor.toArray()).map((doc) => doc._id)
   }
 
-  async pendingCount (uid: string): Promise<number> {
-    return await this.#conversations.countDocuments({ _pending: uid })
+  /** One indexed query; of each document only the invitee's own `_invites` entry comes back. */
+  async invitationsOf (uid: string): Promise<Invitation[]> {
+    const key = readKey(uid)
+    const docs = await this.#conversations.find({ _pending: uid }, { projection: { [`_invites.${key}`]: 1 } }).toArray()
+    return docs.map((doc) => {
+      const invite = doc._invites?.[key]
+      return { cid: doc._id, ...(invite?.by === undefined ? {} : { by: invite.by }), at: invite?.at ?? 0 }
+    })
   }
 
   async addMember (cid: string, member: Member): Promise<Conversation> {
@@ -108,13 +114,22 @@ export class MongoConversationStore implements ConversationStore {
   }
 }
 
-/** The uids the member indexes list, written with every change of `members`. */
-function indexFields (members: readonly Member[]): { _uids: string[], _pending: string[] } {
-  return { _uids: members.map((m) => m.uid), _pending: members.filter((m) => m.pending === true).map((m) => m.uid) }
+/**
+ * The uids the member indexes list, written with every change of `members`, and who invited the
+ * pending ones when. A `held` member is in neither: to its uid the conversation does not exist.
+ */
+function indexFields (members: readonly Member[]): Pick<ConversationDoc, '_uids' | '_pending' | '_invites'> {
+  const indexed = members.filter((m) => m.held !== true)
+  const invited = indexed.filter((m) => m.pending === true)
+  return {
+    _uids: indexed.map((m) => m.uid),
+    _pending: invited.map((m) => m.uid),
+    _invites: Object.fromEntries(invited.map((m) => [readKey(m.uid), { ...(m.invitedBy === undefined ? {} : { by: m.invitedBy }), at: m.joinedAt }]))
+  }
 }
 
 function toConversation (doc: ConversationDoc, highest: number): Conversation {
-  const { _id, _v, _uids, _pending, _reads, ...conversation } = doc
+  const { _id, _v, _uids, _pending, _invites, _reads, ...conversation } = doc
   const reads = _reads ?? {}
   return {
     ...conversation,

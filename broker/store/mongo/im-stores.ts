@@ -3,10 +3,11 @@
  *
  *   conversations  { _id: cid, ...Conversation,        the record: members, title, support…
  *                    _v,                                 its version: bumped by every record change
- *                    _uids, _pending,                    member uids / uids with `pending`, for the indexes
+ *                    _uids, _pending,                    member uids / uids with `pending` (none `held`), for the indexes
+ *                    _invites: { uid: {by, at} },        who invited each pending member, when
  *                    _reads: { uid: seq } }              read positions moved since the record was written
  *                  index { _uids, _id }                  cidsOf: a uid's conversations in cid order (multikey)
- *                  index { _pending }                    pendingCount
+ *                  index { _pending }                    invitationsOf
  *   messages       { _id: id, cid, seq, from, ts, type, body: JSON text, cmid, … }
  *                  unique { cid, seq }                   no seq twice; history by seq range
  *                  unique { cid, from, cmid }            a sender's cmid once per conversation [IM-IDEM-1]
@@ -44,6 +45,8 @@ export type ConversationDoc = Conversation & {
   _v: number
   _uids: string[]
   _pending: string[]
+  /** by readKey(uid); absent in a document written before invitations recorded it */
+  _invites?: Record<string, { by?: string, at: number }>
   _reads?: Record<string, number>
 }
 
