@@ -54,8 +54,8 @@ describe('a rolling restart of a three-node cluster behind nginx', () => {
     chat = traffic
     const landed: string[] = []
     for (const who of users) {
-      const client = traffic.client(who)
-      const { node } = await cluster.landing(async () => { await client.connect() })
+      traffic.client(who)
+      const { node } = await cluster.landing(async () => { await traffic.connect(who.uid) })
       landed.push(`${who.uid}@node${node}`)
     }
     t.diagnostic(`clients: ${landed.join(', ')}`)
