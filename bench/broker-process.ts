@@ -56,8 +56,12 @@ export function imBrokerEnv (payloadBytes: number, adminPassword: string): Recor
   return env
 }
 
-/** Starts a broker; `env` adds or overrides settings (the caller's own config variables are ignored). */
-export async function startBroker (env: Record<string, string> = {}, reuse?: BrokerReuse): Promise<BrokerProcess> {
+/**
+ * Starts a broker; `env` adds or overrides settings (the caller's own config variables are ignored).
+ * `root`: the checkout whose `broker/main.ts` runs — this one, or another commit's (login-flood's
+ * `--baseline`).
+ */
+export async function startBroker (env: Record<string, string> = {}, reuse?: BrokerReuse, root = PROJECT_ROOT): Promise<BrokerProcess> {
   const dataDir = reuse?.dataDir ?? makeTempDir('mqtt-im-bench-')
   const childEnv: NodeJS.ProcessEnv = { ...process.env }
   for (const key of [...CONFIG_KEYS, 'CONFIG_FILE']) delete childEnv[key]
@@ -74,7 +78,7 @@ export async function startBroker (env: Record<string, string> = {}, reuse?: Bro
   let onReady: (ports: BrokerPorts) => void = () => undefined
   const ready = new Promise<BrokerPorts>((resolve) => { onReady = resolve })
   const child = new Child(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
-    cwd: PROJECT_ROOT,
+    cwd: root,
     env: childEnv,
     onLine: (line) => {
       const entry = parseLogLine(line)

@@ -7,7 +7,7 @@ import { OTHER_TARGETS } from './targets.js'
 
 export const TRANSPORTS = ['tcp', 'ws'] as const
 export type Transport = typeof TRANSPORTS[number]
-export const SUITES = ['relay', 'im', 'idle', 'drain', 'store-size', 'cluster'] as const
+export const SUITES = ['relay', 'im', 'idle', 'drain', 'store-size', 'cluster', 'login-flood'] as const
 export type Suite = typeof SUITES[number]
 export type OtherTarget = typeof OTHER_TARGETS[number]
 const QOS_LEVELS = ['0', '1'] as const
@@ -57,6 +57,21 @@ export interface BenchOptions {
   deployments: Deployment[]
   /** cluster: the relay runs alone (IM on FerretDB measures FerretDB's table scans) */
   relayOnly: boolean
+  /** login-flood: chat latency idle and during a login flood (login-flood.ts) */
+  loginFlood: LoginFloodOptions
+}
+
+export interface LoginFloodOptions {
+  /** another commit (a git revision) or checkout (a directory) to measure side by side */
+  baseline?: string
+  floodAddresses: number
+  /** wrong logins per address and minute */
+  floodRate: number
+  /** all of a minute's logins at once instead of evenly spaced */
+  floodBurst: boolean
+  idleSeconds: number
+  floodSeconds: number
+  chatIntervalMs: number
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -78,7 +93,7 @@ export const USAGE = `usage: npm run bench -- [options]
 comparison (relay, idle, drain):
   --vs L                also measure these brokers, from: ${OTHER_TARGETS.join(', ')} (mosquitto: /usr/sbin/mosquitto or $MOSQUITTO)
   --qos L               relay QoS levels, from: 0, 1 (default 1)
-  --rounds N            rounds, the brokers in a rotated order each time; medians are reported (default 3)
+  --rounds N            rounds, the brokers in a rotated order each time; medians are reported (default 3; login-flood: 1)
   --load-procs N        load-generating processes for the relay (default 1)
   --idle-connections N  idle: connections per broker and transport (default 5000; mind ulimit -n)
   --drain-messages N    drain: QoS 1 messages queued for the offline session (default 10000)
@@ -94,6 +109,15 @@ store-size (alone; also --transports, --json):
 cluster (alone; relay and im direct — with --scenarios group, relay group and im group too — on
 several deployments; --messages, --warmup, --clients, --window, --payload, --transports, --json apply):
   --relay-only          the relay runs alone, no IM runs (on FerretDB an IM run measures FerretDB)
+login-flood (alone; also --rounds (here default 1), --json): two users' chat latency idle, then during wrong logins from many addresses
+  --baseline REV|DIR    also measure the broker of this git revision (exported with git archive) or checkout directory
+  --flood-addresses N   flooding client addresses, 127.0.0.2 on (default 40)
+  --flood-rate N        wrong logins per address and minute, evenly spaced, not waiting for answers
+                        (default 30: the default LOGIN_ATTEMPTS_PER_IP_PER_MINUTE, so every address stays within its limit)
+  --flood-burst         each address sends its minute's logins all at once (the bursts spread over a second)
+  --idle-seconds S      the chat alone (default 10)
+  --flood-seconds S     the chat during the flood (default 20)
+  --chat-interval MS    each user sends the other a message this often (default 50)
   --deployments L       from: ${DEPLOYMENT_NAMES} (default ${DEFAULT_DEPLOYMENTS});
                         mongodb: $MONGO_URL, else a FerretDB started by the bench; redis: $REDIS_URL, else redis-server`
 
@@ -118,7 +142,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       json: { type: 'string' },
       vs: { type: 'string' },
       qos: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string' },
       'load-procs': { type: 'string', default: '1' },
       'idle-connections': { type: 'string', default: '5000' },
       'drain-messages': { type: 'string', default: '10000' },
@@ -131,6 +155,13 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       'prefill-waiting': { type: 'string', default: '0' },
       deployments: { type: 'string', default: DEFAULT_DEPLOYMENTS },
       'relay-only': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
+      'flood-addresses': { type: 'string', default: '40' },
+      'flood-rate': { type: 'string', default: '30' },
+      'flood-burst': { type: 'boolean', default: false },
+      'idle-seconds': { type: 'string', default: '10' },
+      'flood-seconds': { type: 'string', default: '20' },
+      'chat-interval': { type: 'string', default: '50' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -143,6 +174,9 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
   if (suites.includes('store-size') && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite store-size runs alone (its own brokers, an empty store and a pre-filled one)')
   const cluster = suites.includes('cluster')
   if (cluster && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite cluster runs alone (its own deployments of one to several nodes)')
+  const loginFlood = suites.includes('login-flood')
+  if (loginFlood && (suites.length > 1 || vs.length > 0)) throw new UsageError('--suite login-flood runs alone (its own brokers; --baseline names another commit)')
+  if (values.baseline !== undefined && !loginFlood) throw new UsageError('--baseline is an option of --suite login-flood')
   const visitors = int('prefill', values.prefill, 1, 10_000_000)
   const users = int('prefill-users', values['prefill-users'] ?? String(Math.max(MIN_PREFILL_USERS, Math.floor(visitors / 50))), 0, 1_000_000)
   // each user's five direct conversations go to the next five users: with fewer than 11 two of them would be the same pair
@@ -166,7 +200,7 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     ...(values.json === undefined ? {} : { json: values.json }),
     vs,
     qos: list('qos', values.qos, QOS_LEVELS).map((q) => q === '0' ? 0 : 1),
-    rounds: int('rounds', values.rounds, 1, 100),
+    rounds: int('rounds', values.rounds ?? (loginFlood ? '1' : '3'), 1, 100),
     loadProcs: int('load-procs', values['load-procs'], 1, 64),
     idleConnections: int('idle-connections', values['idle-connections'], 1, 1_000_000),
     drainMessages: int('drain-messages', values['drain-messages'], 1, 10_000_000),
@@ -181,7 +215,17 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
       waiting: int('prefill-waiting', values['prefill-waiting'], 0, visitors)
     },
     deployments: deployments(values.deployments),
-    relayOnly: values['relay-only']
+    relayOnly: values['relay-only'],
+    loginFlood: {
+      ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+      // 127.0.0.2 … 127.0.255.255
+      floodAddresses: int('flood-addresses', values['flood-addresses'], 1, 65_000),
+      floodRate: int('flood-rate', values['flood-rate'], 1, 600_000),
+      floodBurst: values['flood-burst'],
+      idleSeconds: int('idle-seconds', values['idle-seconds'], 1, 3600),
+      floodSeconds: int('flood-seconds', values['flood-seconds'], 1, 3600),
+      chatIntervalMs: int('chat-interval', values['chat-interval'], 5, 60_000)
+    }
   }
 }
 

@@ -12,7 +12,9 @@
  * others, on lean load clients, over several rounds. `--suite store-size` runs alone
  * (store-size.ts): single operations timed on an empty store, then on one pre-filled with
  * 100,000 visitors' history. `--suite cluster` runs alone too (cluster.ts): relay and IM on one
- * LevelDB node, one MongoDB node, and one to three nodes on MongoDB + Redis.
+ * LevelDB node, one MongoDB node, and one to three nodes on MongoDB + Redis. `--suite login-flood`
+ * runs alone as well (login-flood.ts): two users' chat latency while idle and during a flood of
+ * wrong logins from many addresses, this tree next to `--baseline` (another commit).
  *
  * Exits 1 if any message was lost, duplicated or stored twice, 2 on an error.
  * See bench/README.md for what the figures mean.
@@ -117,6 +119,10 @@ async function main (): Promise<number> {
   const machine: Machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length }
   if (options.compare) return await compareMain(options, machine)
   if (options.suites.includes('store-size')) return await runStoreSize(options, machine)
+  if (options.suites.includes('login-flood')) {
+    const { runLoginFlood } = await import('./login-flood.js')
+    return await runLoginFlood(options, machine)
+  }
   if (options.suites.includes('cluster')) {
     // loaded for this suite only: it brings the tests' FerretDB and Redis helpers
     const { runCluster } = await import('./cluster.js')

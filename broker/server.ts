@@ -20,6 +20,7 @@ import { Acl } from './acl/acl.js'
 import { GenericAcl } from './acl/generic-rules.js'
 import { isValidFilter } from './acl/topic-filter.js'
 import { resolveJwtSecret } from './auth/jwt-secret.js'
+import { HashGate } from './auth/hash-gate.js'
 import { PasswordHasher } from './auth/passwords.js'
 import { TokenService } from './auth/tokens.js'
 import { Membership, presenceDirectory } from './cluster/membership.js'
@@ -133,7 +134,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }), backend.attempts)
-    const passwords = new PasswordHasher({ onCompute: (kind) => metrics.passwordHashes.inc({ kind }) })
+    const passwords = new PasswordHasher({ onCompute: (kind) => metrics.passwordHashes.inc({ kind }), gate: hashGate(config, metrics) })
     const principals = new PrincipalService({ ...stores, tokens, passwords, visitorRenewSeconds: config.VISITOR_RENEW_SECONDS, admitNewVisitor: limits.newVisitor, now, recreateAfterMs: RECREATE_AFTER_MS, beforeRecreate: async (uid) => { await revoked.forget?.(uid) } })
     // Bound late: closing a principal's connections needs the broker, and letting go of a deleted
     // one's conversations and sessions the IM services, built further down.
@@ -156,7 +157,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     // The outbox needs the broker to publish events, and the broker needs the hook: bound late.
     const late: { outbox?: Outbox } = {}
     const adapter = new HookAdapter({
-      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '', admitConnect: limits.connect, admitSecret: async (ip) => { await limits.login.admitAddress(ip) } }),
+      authenticate: createAuthenticate({ principals, allowAnonymous: config.ANONYMOUS_NAMESPACE !== '', admitConnect: limits.connect, admitSecret: async (ip) => await limits.login.admitAddress(ip) }),
       authorizePublish: createAuthorizePublish(acl, async (caller, payload) => { await late.outbox?.handle(caller, payload) }),
       authorizeSubscribe: createAuthorizeSubscribe(acl),
       authorizeForward: createAuthorizeForward(acl)
@@ -319,6 +320,21 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     await shutdown().catch(() => undefined)
     throw err
   }
+}
+
+/** At most PASSWORD_HASH_CONCURRENCY argon2 computations at once (half the cores by default), PASSWORD_HASH_QUEUE waiting. [IM-LIMIT-3] */
+function hashGate (config: Config, metrics: Metrics): HashGate {
+  let most = 0
+  return new HashGate({
+    concurrency: config.PASSWORD_HASH_CONCURRENCY || Math.max(1, Math.floor(availableParallelism() / 2)),
+    queue: config.PASSWORD_HASH_QUEUE,
+    onChange: (running, waiting) => {
+      metrics.passwordHashesRunning.set(running)
+      metrics.passwordHashesWaiting.set(waiting)
+      if (running > most) metrics.passwordHashesRunningMax.set(most = running)
+    },
+    onRefuse: () => metrics.passwordHashesRefused.inc()
+  })
 }
 
 /** For tests: the gate streams each stored queue as `queue` hands it on. */

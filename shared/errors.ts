@@ -23,6 +23,7 @@ export const ERRORS = {
   IM_ERR_BAD_CREDENTIALS: { message: 'Unknown uid or wrong password.', http: 401, mqtt: 'CONNACK 5 (not authorized)' },
   IM_ERR_PRINCIPAL_DISABLED: { message: 'This account is disabled.', http: 403, mqtt: 'CONNACK 5 (not authorized); live connections are closed' },
   IM_ERR_RATE_LIMITED: { message: 'Too many requests; try again later.', http: 429, mqtt: 'error event (nothing stored, connection kept), or CONNACK 3 (server unavailable) for too many CONNECTs' },
+  IM_ERR_BUSY: { message: 'The server is busy; try again in a moment.', http: 503, mqtt: 'CONNACK 3 (server unavailable)' },
   IM_ERR_FORBIDDEN: { message: 'This principal may not do that.', http: 403, mqtt: 'SUBACK 0x80, or the connection is closed for a forbidden PUBLISH' },
   IM_ERR_NOT_FOUND: { message: 'No such resource.', http: 404, mqtt: 'error event' },
   IM_ERR_UNKNOWN_SITE: { message: 'No site has this site key.', http: 404, mqtt: 'n/a' },

@@ -28,7 +28,8 @@ type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'a
 /** CONNACK return codes for the errors `authenticate` may throw. [MQTT-3.2.2-3] */
 const CONNACK_CODE: Partial<Record<ImError['code'], 2 | 3 | 4 | 5>> = {
   IM_ERR_IDENTIFIER_REJECTED: 2,
-  IM_ERR_RATE_LIMITED: 3 // server unavailable: well-behaved clients back off and retry
+  IM_ERR_RATE_LIMITED: 3, // server unavailable: well-behaved clients back off and retry
+  IM_ERR_BUSY: 3 // password hashing is full [IM-LIMIT-HASH]
 }
 
 export class HookAdapter {

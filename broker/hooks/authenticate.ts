@@ -10,9 +10,10 @@ export interface AuthenticateOptions {
   admitConnect?: (address: string) => Promise<void>
   /**
    * counts one secret check (a device secret: an argon2 hash) from an address against the login
-   * limit per address; throws `IM_ERR_RATE_LIMITED` (CONNACK 3) when over [IM-LIMIT-1]
+   * limit per address; throws `IM_ERR_RATE_LIMITED` (CONNACK 3) when over; resolves what forgets
+   * it again (the secret was right) [IM-LIMIT-1]
    */
-  admitSecret?: (address: string) => Promise<void>
+  admitSecret?: (address: string) => Promise<() => Promise<void>>
 }
 
 /** [IM-AUTH-1] `username` = uid, `password` = access token (or a device secret). */
@@ -27,7 +28,7 @@ export function createAuthenticate ({ principals, allowAnonymous, admitConnect, 
       return { clientId, grants: { presence: [], channels: [] } }
     }
     if (!username || !password) throw new ImError('IM_ERR_UNAUTHENTICATED')
-    const secretFrom = admitSecret && remoteAddress ? async () => { await admitSecret(remoteAddress) } : undefined
+    const secretFrom = admitSecret && remoteAddress ? async () => await admitSecret(remoteAddress) : undefined
     const { principal } = await principals.authenticateMqtt(username, password.toString('utf8'), secretFrom)
     return { clientId, uid: principal.uid, role: principal.role, grants: principal.grants }
   }

@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import { ImError, type ErrorCode } from '../../shared/errors.js'
-import { RateLimitedError } from '../limits/rate-limited.js'
+import { RetryLaterError } from '../limits/rate-limited.js'
 import type { Logger } from '../ops/logger.js'
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -26,7 +26,7 @@ export function toImError (err: unknown, log: Logger): ImError {
 }
 
 export function sendError (reply: FastifyReply, error: ImError): FastifyReply {
-  if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSeconds))
+  if (error instanceof RetryLaterError) void reply.header('retry-after', String(error.retryAfterSeconds))
   return reply.code(error.status).send({ error: error.toBody() })
 }
 

@@ -54,16 +54,19 @@ export class LoginGuard {
     this.#now = options.now ?? Date.now
   }
 
-  /** Counts one attempt from `ip` (any password or secret check); throws `RateLimitedError` when over. */
-  async admitAddress (ip: string): Promise<void> {
+  /**
+   * Counts one attempt from `ip` (any password or secret check); throws `RateLimitedError` when
+   * over. Resolves a function that forgets the attempt (a device secret that was right: a fleet
+   * behind one address reconnects without spending the address's guesses).
+   */
+  async admitAddress (ip: string): Promise<() => Promise<void>> {
     const now = this.#now()
     const windowEnd = (Math.floor(now / MINUTE_MS) + 1) * MINUTE_MS
     const key = `ip:${ip}:${windowEnd}`
     this.#refuseIfRemembered(key, 'login-ip', now)
     const taken = await this.#options.attempts.take(key, now, windowEnd, (tally) => tally.count < this.#options.attemptsPerIpPerMinute)
-    if (taken.taken) return
-    // a full minute stays full: its attempts are never given back
-    this.#refuse(key, 'login-ip', windowEnd, windowEnd)
+    if (!taken.taken) this.#refuse(key, 'login-ip', windowEnd, windowEnd)
+    return async () => { await this.#options.attempts.giveBack(key, taken.slot) }
   }
 
   /** Counts one login attempt of `uid` from `ip`; throws `RateLimitedError` when either is over. */

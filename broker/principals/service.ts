@@ -217,18 +217,20 @@ export class PrincipalService {
    * Checks MQTT CONNECT credentials: `username` = uid and `password` = access token, or a
    * device's secret. Any failure is the same `IM_ERR_UNAUTHENTICATED`/`IM_ERR_TOKEN_EXPIRED`,
    * so nothing leaks about which part was wrong. `admitSecret` runs before anything that is no
-   * token is checked (a device secret costs an argon2 hash): it throws to refuse. [IM-LIMIT-1]
+   * token is checked (a device secret costs an argon2 hash): it throws to refuse, and resolves
+   * what forgets the attempt, called when the secret was right. [IM-LIMIT-1]
    */
-  async authenticateMqtt (uid: string, password: string, admitSecret?: () => Promise<void>): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
+  async authenticateMqtt (uid: string, password: string, admitSecret?: () => Promise<() => Promise<void>>): Promise<{ principal: PrincipalRecord, claims: AccessClaims }> {
     if (looksLikeJwt(password) && unverifiedIssuer(password) !== undefined) {
       const claims = await this.#deps.tokens.verify(password)
       if (claims.uid !== uid) throw new ImError('IM_ERR_UNAUTHENTICATED')
       const principal = await this.#current(claims)
       return { principal, claims: { ...claims, role: principal.role } }
     }
-    await admitSecret?.()
+    const forget = await admitSecret?.()
     const principal = await this.#deps.principals.get(uid)
     if (principal?.role !== 'device' || !await this.#passwords.verify(principal.secretHash, password)) throw new ImError('IM_ERR_UNAUTHENTICATED')
+    await forget?.()
     if (principal.disabled) throw new ImError('IM_ERR_PRINCIPAL_DISABLED')
     return { principal, claims: { uid, role: 'device' } }
   }
