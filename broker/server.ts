@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import type { Server as NetServer, AddressInfo } from 'node:net'
 import { Aedes, type Client } from 'aedes'
 import type { FastifyInstance } from 'fastify'
