@@ -24,6 +24,7 @@ import { resolveJwtSecret } from './auth/jwt-secret.js'
 import { HashGate } from './auth/hash-gate.js'
 import { PasswordHasher } from './auth/passwords.js'
 import { TokenService } from './auth/tokens.js'
+import { shareRevocations } from './cluster/access-revocations.js'
 import { Membership, presenceDirectory } from './cluster/membership.js'
 import { SubscriptionResync } from './cluster/subscription-resync.js'
 import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
@@ -203,7 +204,11 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     // PUBACK only once the offline queues hold the message [IM-Q-5]; IM commands are not routed
     ackAfterStore(broker, (topic) => topic.endsWith('/out') && parseImTopic(topic)?.kind === 'outbox')
     trackClients(broker, metrics, log)
-    revoked.close = (uid, reason) => { closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log) }
+    // on every node: the principal's connections closed, its cached record forgotten [IM-AUTH-6]
+    revoked.close = await shareRevocations(broker, (uid, reason) => {
+      stores.principals.forget(uid)
+      closeConnectionsOf(broker, uid, (client) => adapter.contextOf(client)?.uid, reason, log)
+    })
 
     const imStores = { conversations: backend.conversations, messages: intercept.messages?.(backend.messages) ?? backend.messages }
     const events = createEventPublisher(broker)
@@ -249,7 +254,13 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       onSwept: (kept) => metrics.sessionsStored.set(kept)
     })
     await sessions.start()
-    revoked.forget = async (uid) => { await conversations.leaveAll(uid); await sessions?.dropSessionsOf(uid) }
+    revoked.forget = async (uid) => {
+      // again before the uid is created anew: a connection made with an old token while it was
+      // being deleted (a node's cache not yet told) is gone before the new principal exists
+      revoked.close?.(uid, 'deleted')
+      await conversations.leaveAll(uid)
+      await sessions?.dropSessionsOf(uid)
+    }
     const idle = new IdleRelease({
       aedes: broker, whoIs: (client) => adapter.contextOf(client), isOnline: (uid) => presence.isOnline(uid),
       online: async (uid) => await presence.online(uid), sweepsHere: () => membership.isLeader(),

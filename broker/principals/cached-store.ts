@@ -63,6 +63,11 @@ export class CachedPrincipalStore implements PrincipalStore {
     return await this.#store.deletedAt(uid)
   }
 
+  /** Forgets what was read of `uid`: another node changed it (cluster/access-revocations.ts). */
+  forget (uid: string): void {
+    this.#cache.delete(uid)
+  }
+
   async list (filter?: { role?: Role }): Promise<PrincipalRecord[]> {
     return await this.#store.list(filter)
   }

@@ -3,12 +3,14 @@
  * again (revoked or not, over HTTP and MQTT, after a restart, on another node whose cache held the
  * old record), and the new principal finds nothing of the old one's conversations — not in its
  * list, not in their history, not as MQTT events, not in a persistent session the old one left.
- * [IM-AUTH-8]
+ * With several nodes, the deletion closes the principal's connections on every node at once.
+ * [IM-AUTH-8] [IM-AUTH-6]
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { SignJWT } from 'jose'
 import { hashSecret } from '../../broker/auth/passwords.js'
+import type { ConfigInput } from '../../broker/config/schema.js'
 import { openLevel } from '../../broker/store/level/open.js'
 import { LevelPrincipalStore } from '../../broker/store/level/principal-store.js'
 import type { ServerEvent } from '../../shared/protocol.js'
@@ -17,7 +19,8 @@ import { JWT_SECRET, startTestBroker, tempDataDir, type TestBroker } from '../he
 import { startFerretDb, uniqueDbName, type MongoServer } from '../helpers/ferretdb.js'
 import { adminToken, api, createUser, type Principal } from '../helpers/http.js'
 import { createConversation, join, participant } from '../helpers/im.js'
-import { connackCode, openSession, sleep } from '../helpers/mqtt.js'
+import { closedByBroker, connackCode, connectClient, openSession, sleep } from '../helpers/mqtt.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 
 /** How long to keep listening after the expected messages, to catch strays. */
 const SETTLE_MS = 300
@@ -134,31 +137,60 @@ describe('a uid deleted and created again', () => {
 
 describe('a uid deleted and created again, with two nodes on one MongoDB', () => {
   let mongo: MongoServer
+  let redis: RedisServer
   let one: TestBroker
   let two: TestBroker
   before(async () => {
-    mongo = await startFerretDb()
-    const settings = { STORE: 'mongodb' as const, MONGO_URL: mongo.url, MONGO_DB: uniqueDbName('recreate') }
-    one = await startTestBroker(settings, tempDataDir())
-    two = await startTestBroker(settings, tempDataDir())
+    [mongo, redis] = await Promise.all([startFerretDb(), startRedis()])
   }, { timeout: 15 * 60_000 }) // may build FerretDB first
   after(async () => {
-    await one?.stop()
-    await two?.stop()
+    await redis?.stop()
     await mongo?.stop()
   })
+  const startNodes = async (extra: Partial<ConfigInput> = {}): Promise<void> => {
+    const settings = { STORE: 'mongodb' as const, MONGO_URL: mongo.url, MONGO_DB: uniqueDbName('recreate'), ...extra }
+    one = await startTestBroker(settings, tempDataDir())
+    two = await startTestBroker(settings, tempDataDir())
+  }
+  const stopNodes = async (): Promise<void> => {
+    await one?.stop()
+    await two?.stop()
+  }
 
-  it('never lets the old and the new incarnation\'s tokens both work, though the other node cached the old record', async () => {
-    const admin = await adminToken(one.httpUrl)
-    const old = await createUser(one.httpUrl, admin, 'nx')
-    // node two reads (and caches) the old record
-    assert.equal((await api(two.httpUrl, 'GET', '/api/v1/me', undefined, old.token)).status, 200)
-    const fresh = await recreate(one.httpUrl, admin, 'nx', 'user')
-    for (const node of [two, one]) {
-      await refusedEverywhere(node.httpUrl, node.mqttUrl, 'nx', [old.token])
-      assert.equal((await api(node.httpUrl, 'GET', '/api/v1/me', undefined, fresh.token)).status, 200)
-      assert.equal(await connackCode(node.mqttUrl, { username: 'nx', password: fresh.token }), 0)
-    }
+  it('never lets the old and the new incarnation\'s tokens both work, though the other node cached the old record and heard nothing', async () => {
+    // no Redis: node two learns of the deletion from the store only, its cache ages out
+    await startNodes()
+    try {
+      const admin = await adminToken(one.httpUrl)
+      const old = await createUser(one.httpUrl, admin, 'nx')
+      // node two reads (and caches) the old record
+      assert.equal((await api(two.httpUrl, 'GET', '/api/v1/me', undefined, old.token)).status, 200)
+      const fresh = await recreate(one.httpUrl, admin, 'nx', 'user')
+      for (const node of [two, one]) {
+        await refusedEverywhere(node.httpUrl, node.mqttUrl, 'nx', [old.token])
+        assert.equal((await api(node.httpUrl, 'GET', '/api/v1/me', undefined, fresh.token)).status, 200)
+        assert.equal(await connackCode(node.mqttUrl, { username: 'nx', password: fresh.token }), 0)
+      }
+    } finally { await stopNodes() }
+  })
+
+  it('closes the deleted principal\'s connections on every node, and refuses its token there at once', async () => {
+    await startNodes({ CLUSTER_REDIS_URL: redis.url })
+    try {
+      const admin = await adminToken(one.httpUrl)
+      const old = await createUser(one.httpUrl, admin, 'ny')
+      const elsewhere = await connectClient(two.mqttUrl, { username: 'ny', password: old.token, clientId: 'ny-two' })
+      assert.equal((await api(two.httpUrl, 'GET', '/api/v1/me', undefined, old.token)).status, 200) // cached on node two
+      assert.equal((await api(one.httpUrl, 'DELETE', '/api/v1/admin/principals/ny', undefined, admin)).status, 200)
+      await closedByBroker(elsewhere)
+      assert.equal((await api(two.httpUrl, 'GET', '/api/v1/me', undefined, old.token)).status, 401, 'node two forgot its cached record')
+      // and a revocation as well: the connection on the other node closes
+      const other = await createUser(one.httpUrl, admin, 'nz')
+      const live = await connectClient(two.mqttUrl, { username: 'nz', password: other.token, clientId: 'nz-two' })
+      assert.equal((await api(one.httpUrl, 'POST', '/api/v1/admin/principals/nz/revoke-tokens', {}, admin)).status, 200)
+      await closedByBroker(live)
+      assert.equal((await api(two.httpUrl, 'GET', '/api/v1/me', undefined, other.token)).status, 401)
+    } finally { await stopNodes() }
   })
 })
 
