@@ -14,6 +14,8 @@ export interface ConsoleEventMap {
   'imc-status-change': { status: AgentStatus, capacity?: number }
   'imc-select': { cid: string }
   'imc-claim': { cid: string }
+  /** the queue's next page, please */
+  'imc-queue-more': undefined
   'imc-send': { cid: string, text: string }
   'imc-typing': { cid: string, on: boolean }
   'imc-retry': { cmid: string }
@@ -40,6 +42,7 @@ declare global {
     'imc-status-change': CustomEvent<ConsoleEventMap['imc-status-change']>
     'imc-select': CustomEvent<ConsoleEventMap['imc-select']>
     'imc-claim': CustomEvent<ConsoleEventMap['imc-claim']>
+    'imc-queue-more': CustomEvent<ConsoleEventMap['imc-queue-more']>
     'imc-send': CustomEvent<ConsoleEventMap['imc-send']>
     'imc-typing': CustomEvent<ConsoleEventMap['imc-typing']>
     'imc-retry': CustomEvent<ConsoleEventMap['imc-retry']>

@@ -42,6 +42,9 @@ export const en: Translation = {
   claim: 'Take',
   claimLabel: (name) => `Take the chat with ${name}`,
   queueCount: (count) => plural(count, 'visitor waiting', 'visitors waiting'),
+  queueShown: (shown, total) => `Showing ${shown} of ${total}`,
+  queueMore: 'Show more',
+  noMessageYet: 'No message yet',
 
   myChatsTitle: 'My chats',
   noChats: 'No active chats.',

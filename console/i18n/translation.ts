@@ -53,6 +53,11 @@ export interface Translation {
   claim: string
   claimLabel: (name: string) => string
   queueCount: (count: number) => string
+  /** the queue shows `shown` of `total` waiting chats */
+  queueShown: (shown: number, total: number) => string
+  queueMore: string
+  /** a waiting visitor who has written nothing yet (ranked after those who did) */
+  noMessageYet: string
 
   // my chats
   myChatsTitle: string

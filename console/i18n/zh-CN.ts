@@ -40,6 +40,9 @@ export const zhCN: Translation = {
   claim: '接入',
   claimLabel: (name) => `接入与 ${name} 的会话`,
   queueCount: (count) => `${count} 位访客排队中`,
+  queueShown: (shown, total) => `显示 ${shown} / ${total}`,
+  queueMore: '显示更多',
+  noMessageYet: '尚未留言',
 
   myChatsTitle: '我的会话',
   noChats: '暂无进行中的会话。',

@@ -5,6 +5,7 @@
  */
 import { isErrorCode, type ErrorCode } from '../../shared/errors.js'
 import type { AgentState, AgentStatus, Conversation } from '../../shared/protocol.js'
+import type { QueuePage } from './queue.js'
 
 export interface LoginAnswer { uid: string, role: string, token: string, expiresAt: number }
 export interface CannedReply { id: string, owner: string | null, title: string, text: string, createdAt: number }
@@ -46,8 +47,10 @@ export class ConsoleApi {
     return (await this.#request<{ agents: AgentState[] }>('GET', '/api/v1/agents')).agents
   }
 
-  async queue (): Promise<Conversation[]> {
-    return (await this.#request<{ waiting: Conversation[] }>('GET', '/api/v1/support/queue')).waiting
+  /** A page of the waiting queue, visitors who wrote first; `after` is the `next` of the page before. [IM-SUPPORT-PAGE] */
+  async queue (limit: number, after?: string): Promise<QueuePage> {
+    const query = new URLSearchParams({ limit: String(limit), ...(after !== undefined ? { after } : {}) })
+    return await this.#request<QueuePage>('GET', `/api/v1/support/queue?${query.toString()}`)
   }
 
   async canned (): Promise<CannedReply[]> {

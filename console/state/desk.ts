@@ -12,9 +12,10 @@ import type { CannedReply, ConsoleApi } from './api.js'
 import {
   activeChats, attention, contiguousSeq, isMine, mergeMessages, newChat, plainConversation, recentChats, unreadCount, visitorName, visitorReadSeq, type ChatState
 } from './chat.js'
-import { fetchHistory, queueItems, type QueueItem } from './loaders.js'
+import { fetchHistory } from './loaders.js'
+import { QueueState } from './queue.js'
 
-export type { QueueItem } from './loaders.js'
+export type { QueueItem } from '../../shared/protocol.js'
 export interface PendingView extends PendingMessage { failed?: boolean }
 export interface PastChatView { conv: Conversation, messages: Message[] }
 export interface Alert { kind: 'assigned' | 'message', cid: string, name: string, text?: string }
@@ -40,7 +41,8 @@ const RECENT_LIMIT = 10
 export class Desk extends Emitter<DeskEvents> {
   readonly me: string
   agent: AgentState | undefined
-  queue: QueueItem[] = []
+  /** the waiting queue: its head, and more when the agent asks [IM-SUPPORT-PAGE] */
+  readonly queue: QueueState
   readonly chats = new Map<string, ChatState>()
   readonly pending = new Map<string, PendingView>()
   canned: CannedReply[] = []
@@ -66,6 +68,7 @@ export class Desk extends Emitter<DeskEvents> {
     this.#client = client
     this.#api = api
     this.#watching = watching
+    this.queue = new QueueState(async (limit, after) => await api.queue(limit, after), () => { this.#changed() }, (error) => { this.emit('problem', { error }) })
     const on = this.#offs.push.bind(this.#offs)
     on(client.on('connected', () => { void this.resync() }))
     on(client.on('message', (m) => { this.#onMessage(m) }))
@@ -74,7 +77,7 @@ export class Desk extends Emitter<DeskEvents> {
     on(client.on('typing', (e) => { this.#onTyping(e.cid, e.uid, e.on) }))
     on(client.on('recall', (e) => { this.#patch(e.cid, e.seq, { body: null, recalledAt: e.recalledAt }) }))
     on(client.on('edit', (e) => { this.#patch(e.msg.cid, e.msg.seq, e.msg) }))
-    on(client.on('support-queue', (e) => { this.queue = e.waiting; this.#changed() }))
+    on(client.on('support-queue', (e) => { this.queue.update(e) }))
     on(client.on('agent', (e) => { this.agent = e.agent; this.#changed() }))
     on(client.on('pending', (p) => { this.pending.set(p.cmid, p); this.#changed() }))
     on(client.on('sent', (m) => { this.pending.delete(m.cmid); this.#onMessage(m) }))
@@ -86,6 +89,7 @@ export class Desk extends Emitter<DeskEvents> {
     for (const off of this.#offs.splice(0)) off()
     for (const timer of this.#typingTimers.values()) clearTimeout(timer)
     clearTimeout(this.#agentRefresh)
+    this.queue.dispose()
     this.removeAllListeners()
   }
 
@@ -169,6 +173,11 @@ export class Desk extends Emitter<DeskEvents> {
 
   typing (cid: string, on: boolean): void {
     void this.#client.typing(cid, on).catch(() => undefined)
+  }
+
+  /** Shows the next page of the waiting queue. */
+  async showMoreQueue (): Promise<void> {
+    await this.#guard(async () => { await this.queue.showMore() })
   }
 
   async claim (cid: string): Promise<void> {
@@ -301,7 +310,7 @@ export class Desk extends Emitter<DeskEvents> {
   // ---- loading ----
 
   async #refreshQueue (): Promise<void> {
-    this.queue = queueItems(await this.#api.queue())
+    await this.queue.reload()
   }
 
   /** The agent's support chats from the server, and the history of the ones it owns. */

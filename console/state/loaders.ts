@@ -1,8 +1,6 @@
-/** Small fetch helpers of the desk: a chat's whole history page by page, and the queue's rows. */
+/** Small fetch helpers of the desk: a chat's whole history page by page. */
 import type { ImClient } from '../../shared/client/core.js'
-import type { Conversation, Message, VisitorContext } from '../../shared/protocol.js'
-
-export interface QueueItem { cid: string, visitor: string, queuedAt: number, context: VisitorContext }
+import type { Message } from '../../shared/protocol.js'
 
 const PAGE = 200
 
@@ -16,11 +14,4 @@ export async function fetchHistory (client: ImClient, cid: string, after: number
     if (!page.more || last === undefined) return all
     from = last
   }
-}
-
-/** `GET /api/v1/support/queue` answers conversations; the console shows what `support-queue` carries. */
-export function queueItems (waiting: readonly Conversation[]): QueueItem[] {
-  return waiting.flatMap((c) => c.support
-    ? [{ cid: c.cid, visitor: c.support.visitor, queuedAt: c.support.queuedAt, context: c.support.context }]
-    : [])
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { AxeResults, ElementContext, RunOptions } from 'axe-core'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { buildConsole } from '../../scripts/build-console.js'
 
@@ -53,3 +54,18 @@ export async function newConsolePage (context: BrowserContext): Promise<{ page: 
   return { page, errors }
 }
 
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules) on the page, shadow roots included, and returns each
+ * violation as `rule: target`. Injected through the DevTools protocol, which the console's strict
+ * Content-Security-Policy (no inline script) does not apply to.
+ */
+export async function axeViolations (page: Page, include?: string): Promise<string[]> {
+  const axeCore = (await import('axe-core')).default
+  await page.evaluate(axeCore.source)
+  return await page.evaluate(async (scope) => {
+    const axe = (window as unknown as { axe: { run: (context: ElementContext, options: RunOptions) => Promise<AxeResults> } }).axe
+    const results = await axe.run(scope === undefined ? document : { include: [[scope]] }, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+    return results.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`))
+  }, include)
+}

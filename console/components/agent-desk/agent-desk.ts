@@ -66,6 +66,7 @@ export class AgentDesk extends LitElement {
     on('imc-status-change', (d) => { void this.desk?.setStatus(d.status, d.capacity) })
     on('imc-select', (d) => { void this.#select(d.cid) })
     on('imc-claim', (d) => { void this.desk?.claim(d.cid) })
+    on('imc-queue-more', () => { void this.desk?.showMoreQueue() })
     on('imc-send', (d) => { this.desk?.send(d.cid, d.text) })
     on('imc-typing', (d) => { this.desk?.typing(d.cid, d.on) })
     on('imc-retry', (d) => { this.desk?.retry(d.cmid) })
@@ -130,7 +131,7 @@ export class AgentDesk extends LitElement {
       </div>
       <main part="desk" class="desk">
         <nav class="side" aria-label=${t.myChatsTitle}>
-          <imc-queue-list .items=${desk.queue} ?can-claim=${connected && agent !== undefined && agent.active.length < agent.capacity}></imc-queue-list>
+          <imc-queue-list .items=${desk.queue.items} total=${desk.queue.total} ?can-claim=${connected && agent !== undefined && agent.active.length < agent.capacity}></imc-queue-list>
           <imc-chat-list .active=${desk.activeChats.map((c) => this.#item(c))} .recent=${desk.recentChats.map((c) => this.#item(c))}
             selected=${desk.selected ?? ''}></imc-chat-list>
         </nav>

@@ -12,6 +12,9 @@ export const styles = [sharedStyles, css`
   }
   .who { display: grid; min-width: 0; flex: 1; }
   .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .wait, .page { font-size: 0.8rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .empty { margin: 0; font-size: 0.9rem; }
+  .wait, .page, .note { font-size: 0.8rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .note { font-style: italic; }
+  .empty, .shown { margin: 0; font-size: 0.9rem; }
+  .shown { padding: 0.5rem 0 0.25rem; border-top: 1px solid var(--imc-border, #e4e7eb); }
+  .more { width: 100%; }
 `]
