@@ -17,18 +17,34 @@ export async function adminLogin (httpUrl: string, password: string): Promise<st
   return token
 }
 
-/** Creates one `user` principal per uid and logs each one in. */
-export async function createUsers (httpUrl: string, adminToken: string, uids: string[]): Promise<ImUser[]> {
+/** Creates one principal of `role` (`user`, `agent`) per uid and logs each one in. */
+export async function createUsers (httpUrl: string, adminToken: string, uids: string[], role: 'user' | 'agent' = 'user'): Promise<ImUser[]> {
   const password = randomBytes(12).toString('base64url')
   const users: ImUser[] = []
   for (let i = 0; i < uids.length; i += HASH_CONCURRENCY) {
     users.push(...await Promise.all(uids.slice(i, i + HASH_CONCURRENCY).map(async (uid) => {
-      await call(httpUrl, 'POST', '/api/v1/admin/principals', { uid, role: 'user', password }, adminToken)
+      await call(httpUrl, 'POST', '/api/v1/admin/principals', { uid, role, password }, adminToken)
       const { token } = await call<{ token: string }>(httpUrl, 'POST', '/api/v1/login', { uid, password })
       return { uid, token }
     })))
   }
   return users
+}
+
+/** Creates a device principal; it connects with `secret` as its MQTT password. `channels`: broadcast channels it may read. */
+export async function createDevice (httpUrl: string, adminToken: string, uid: string, channels: string[] = []): Promise<{ uid: string, secret: string }> {
+  const secret = randomBytes(18).toString('base64url')
+  await call(httpUrl, 'POST', '/api/v1/admin/principals', { uid, role: 'device', secret, grants: { channels } }, adminToken)
+  return { uid, secret }
+}
+
+/** The site key of the broker's first site (created at its first start). */
+export async function firstSiteKey (httpUrl: string, adminToken: string): Promise<string> {
+  const res = await fetch(`${httpUrl}/api/v1/admin/sites`, { headers: { authorization: `Bearer ${adminToken}` } })
+  if (!res.ok) throw new Error(`GET /api/v1/admin/sites: HTTP ${res.status} ${await res.text()}`)
+  const { sites } = await res.json() as { sites: Array<{ siteKey: string }> }
+  if (sites[0] === undefined) throw new Error('the broker has no site')
+  return sites[0].siteKey
 }
 
 /** Creates a conversation as `creator` (who becomes a member, and the owner of a group); returns its cid. */

@@ -9,10 +9,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import type { SiteRecord } from '../broker/store/ports.js'
 import { LOAD_FROM_ONE_ADDRESS, startBroker, type BrokerReuse } from './broker-process.js'
 import { makeTempDir, removeTempDir } from './child.js'
-import { adminLogin, createConversation, createUsers } from './im-setup.js'
+import { adminLogin, createConversation, createUsers, firstSiteKey } from './im-setup.js'
 import type { BenchOptions } from './options.js'
 import { sleep } from './clients.js'
 import { cpuSeconds, rssBytes } from './proc.js'
@@ -73,7 +72,8 @@ async function measureStore (store: StoreName, options: BenchOptions, adminPassw
   try {
     const rssAfterStartBytes = rssBytes(broker.pid) ?? null
     const adminToken = await adminLogin(broker.httpUrl, adminPassword)
-    const siteKey = await firstSite(broker.httpUrl, adminToken)
+    // the site new visitors join: the broker's first (created at its first start, or by the pre-fill)
+    const siteKey = await firstSiteKey(broker.httpUrl, adminToken)
     const [a, b] = await createUsers(broker.httpUrl, adminToken, ['store-a', 'store-b'])
     const pair = { a: a!, b: b!, cid: await createConversation(broker.httpUrl, a!, 'direct', [b!.uid]) }
     const idleCpuPercent = await idleCpu(broker.pid)
@@ -101,15 +101,6 @@ async function idleCpu (pid: number): Promise<number | null> {
   await sleep(IDLE_WINDOW_MS)
   const after = cpuSeconds(pid)
   return before === undefined || after === undefined ? null : ((after - before) / (IDLE_WINDOW_MS / 1000)) * 100
-}
-
-/** The site new visitors join: the broker's first (created at its first start, or by the pre-fill). */
-async function firstSite (httpUrl: string, adminToken: string): Promise<string> {
-  const res = await fetch(`${httpUrl}/api/v1/admin/sites`, { headers: { authorization: `Bearer ${adminToken}` } })
-  if (!res.ok) throw new Error(`GET /api/v1/admin/sites: HTTP ${res.status} ${await res.text()}`)
-  const { sites } = await res.json() as { sites: SiteRecord[] }
-  if (sites[0] === undefined) throw new Error('the broker has no site')
-  return sites[0].siteKey
 }
 
 function storeSizeJson (options: BenchOptions, machine: Record<string, string | number>, prefill: PrefillResult, empty: StoreRun, full: StoreRun): unknown {
