@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../ops/logger.js'
+import { GuardedConnector } from './redis-connector.js'
 import { explainRedisError } from './redis-errors.js'
 import { RedisMq } from './redis-mq.js'
 
@@ -67,6 +68,7 @@ export async function openClusterEmitter (config: Pick<Config, 'CLUSTER_REDIS_UR
     connectTimeout: options.startTimeoutMs ?? START_TIMEOUT_MS,
     // 100 ms, 200 ms … then every 2 s, for as long as it takes
     retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    Connector: GuardedConnector,
     // rediss:// with a private CA; the certificate is verified either way (ioredis: tls.connect)
     ...(config.CLUSTER_REDIS_CA_FILE ? { tls: { ca: readFileSync(config.CLUSTER_REDIS_CA_FILE) } } : {})
   }
