@@ -3,8 +3,9 @@
  * status are not counted): at most `maxMessages` topics and `maxBytes` of payload for the whole
  * broker, and a share of it per publisher — `perOwner` messages and bytes — so that no single
  * client can take the whole store and leave nothing to the others. A publisher is its principal
- * (uid) when it has one, else its address: an anonymous client that reconnects under fresh client
- * ids still draws on the same share. A retained message counts against the last publisher of its
+ * (uid) when it has one, else its address (an IPv6 one by its /56): an anonymous client that
+ * reconnects under fresh client ids, or from other addresses of its own network, still draws on
+ * the same share. A retained message counts against the last publisher of its
  * topic; one kept from before the start (read back from the store) counts against nobody's share
  * until someone replaces it.
  *
@@ -13,6 +14,8 @@
  * QoS 1 resend would be refused again). Clearing a retained message (empty payload) is always
  * allowed. Sizes are tracked in memory from the store's content at start. [IM-LIMIT-2]
  */
+import { addressPrefix } from './address-prefix.js'
+
 export interface RetainedBudgetOptions {
   maxMessages: number
   maxBytes: number
@@ -96,8 +99,15 @@ export class RetainedBudget {
   }
 }
 
-/** The share a retained message counts against: the principal, else the client's address, else its client id. */
+/**
+ * The share a retained message counts against: the principal, else the client's address, else its
+ * client id. An IPv6 address counts as its network (address-prefix.ts: a /56, what one customer
+ * gets), or one host could draw a fresh share from every address of its own; an IPv4 one as
+ * itself (devices behind one NAT share it already).
+ */
 export function retainedOwner (who: { uid?: string, clientId: string }, address: string | undefined): string {
   if (who.uid !== undefined) return `uid:${who.uid}`
-  return address !== undefined ? `addr:${address}` : `client:${who.clientId}`
+  if (address === undefined) return `client:${who.clientId}`
+  const network = addressPrefix(address)
+  return `addr:${network.endsWith('/56') ? network : address}`
 }
