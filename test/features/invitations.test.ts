@@ -34,7 +34,7 @@ describe('invitations', () => {
   before(async () => {
     broker = await startTestBroker({ MAX_PENDING_GROUPS: 4, MAX_PENDING_PER_INVITER: 2, CONVERSATIONS_PER_USER_PER_HOUR: 1000 })
     admin = await adminToken(broker.httpUrl)
-    for (const uid of ['alice', 'bob', 'carol', 'dora', 'victim', 'mallory', 'mallet', 'mal', 'friend', 'grace']) users[uid] = await createUser(broker.httpUrl, admin, uid)
+    for (const uid of ['alice', 'bob', 'carol', 'dora', 'victim', 'mallory', 'mallet', 'mal', 'friend', 'grace', 'ivan', 'judy']) users[uid] = await createUser(broker.httpUrl, admin, uid)
     await api(broker.httpUrl, 'POST', '/api/v1/admin/principals/dora/disable', {}, admin)
     const signedIn = (await api(broker.httpUrl, 'POST', '/api/v1/visitors', { siteKey: await defaultSiteKey(broker.httpUrl, admin) })).body
     visitor = { uid: signedIn.uid, token: signedIn.token, role: 'visitor' }
@@ -120,6 +120,19 @@ describe('invitations', () => {
     assert.ok((await listed(users.bob!)).includes(existing.body.cid))
     assert.equal((await api(broker.httpUrl, 'GET', `/api/v1/conversations/${answers.visitor.body.cid}`, undefined, visitor.token)).status, 403)
     assert.ok(!(await listed(visitor)).includes(answers.visitor.body.cid))
+  })
+
+  it('lets a held invitee that starts the same direct conversation join it', async () => {
+    for (let n = 0; n < 2; n++) assert.equal((await post(users.ivan!.token, 'group', ['judy'])).status, 201)
+    const held = await post(users.ivan!.token, 'direct', ['judy']) // ivan's third: held
+    assert.equal(held.status, 201)
+    assert.ok(!(await listed(users.judy!)).includes(held.body.cid))
+    const ivan = await joined(users.ivan!)
+    const started = await post(users.judy!.token, 'direct', ['ivan'])
+    assert.deepEqual([started.status, started.body.cid], [200, held.body.cid])
+    assert.deepEqual(started.body.members.find((m) => m.uid === 'judy'), { uid: 'judy', role: 'member', joinedAt: started.body.members.find((m) => m.uid === 'judy')?.joinedAt, readSeq: 0, invitedBy: 'ivan' })
+    assert.ok((await listed(users.judy!)).includes(held.body.cid))
+    await ivan.next('conv', (e) => e.type === 'member-added' && e.conv.cid === held.body.cid && e.uid === 'judy')
   })
 
   it('tells a conversation\'s members of an invitee\'s presence only once it accepted', async () => {
