@@ -334,7 +334,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   }
 }
 
-/** At most PASSWORD_HASH_CONCURRENCY argon2 computations at once (half the cores by default), PASSWORD_HASH_QUEUE waiting. [IM-LIMIT-3] */
+/** At most PASSWORD_HASH_CONCURRENCY argon2 computations at once (half the cores by default), PASSWORD_HASH_QUEUE waiting. [IM-LIMIT-HASH] */
 function hashGate (config: Config, metrics: Metrics): HashGate {
   let most = 0
   return new HashGate({

@@ -75,7 +75,7 @@ export const configSchema = z.object({
   LOGIN_LOCKOUT_SECONDS: positiveInt.max(3600).default(30),
   // 0: half the CPU cores, at least 1 [IM-LIMIT-HASH]
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(0).max(256).default(0),
-  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(8),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   VISITORS_PER_IP_PER_MINUTE: positiveInt.default(60),
   NEW_VISITORS_PER_SITE_PER_MINUTE: positiveInt.default(1200),
   NEW_VISITORS_SOURCE_SHARE_PERCENT: positiveInt.max(100).default(5),
