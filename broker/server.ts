@@ -352,7 +352,7 @@ function hashGate (config: Config, metrics: Metrics): HashGate {
 /** For tests: the gate streams each stored queue as `queue` hands it on. */
 function readQueueThrough (gate: ResumeGate, queue: NonNullable<Intercept['queue']>): ResumeGate {
   const stream = gate.stream.bind(gate)
-  gate.stream = (clientId, stored, persistent) => stream(clientId, queue(clientId, stored), persistent)
+  gate.stream = (client, stored) => stream(client, queue(client.id, stored))
   return gate
 }
 

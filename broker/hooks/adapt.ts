@@ -120,7 +120,8 @@ export class HookAdapter {
       authorizeForward: (client, packet) => {
         const context = this.#contexts.get(client)
         if (!context || !this.#hooks.authorizeForward(context, packet.topic)) return null
-        if (!this.#resume.admit(client.id, packet)) return null // sent after the session's backlog
+        // this connection's backlog first; a queued copy is never refused (resume-gate.ts)
+        if (!this.#resume.admit(client, packet)) return null
         this.#metrics.messagesOut.inc()
         return withGrantedQos(client, packet)
       }

@@ -189,7 +189,7 @@ export class BoundedLevelPersistence extends AsyncLevelPersistence {
     this.#inflight.forget(client.id)
     this.#sent.forget(client.id)
     const stored = this.#fresh(client.id, super.outgoingStream(client) as AsyncIterable<QueuedPacket>)
-    return Readable.from(this.#options.resume.stream(client.id, stored, client.clean === false))
+    return Readable.from(this.#options.resume.stream(client, stored))
   }
 
   /**

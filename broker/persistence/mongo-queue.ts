@@ -223,7 +223,7 @@ export class BoundedMongoPersistence extends AsyncMongoPersistence {
     // A new connection: the ids of the last one mean nothing any more.
     this.#inflight.forget(client.id)
     this.#sent.forget(client.id)
-    return Readable.from(this.#options.resume.stream(client.id, this.#fresh(client.id), client.clean === false))
+    return Readable.from(this.#options.resume.stream(client, this.#fresh(client.id)))
   }
 
   /** [MQTT-4.7.2-1] no `$` topic queued for `#` or `+/…` (see dollar-topics.ts). */

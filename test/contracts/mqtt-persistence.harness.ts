@@ -121,13 +121,41 @@ export async function fanOut (p: ProductPersistence, packet: Stored): Promise<vo
 export async function drain (h: Harness, p: ProductPersistence, client: Client): Promise<Stored[]> {
   const sent: Stored[] = []
   for await (const data of p.outgoingStream(client)) {
-    const stored = data as Stored
-    h.gate.admit(client.id, stored)
-    const packet = Object.assign(new Packet(stored, h.broker) as unknown as Stored, { messageId: stored.messageId || h.nextId++ })
-    await p.outgoingUpdate(client, packet)
-    sent.push(packet)
+    const packet = await sendQueued(h, p, client, data as Stored)
+    if (packet) sent.push(packet)
   }
   return sent
+}
+
+/**
+ * One packet of a client's queue as `emptyQueue` sends it (lib/handlers/connect.js): numbered (a
+ * QoSPacket keeps the id it was sent with before, or takes the next), recorded as sent
+ * (`outgoingUpdate`), then asked about (authorizeForward → the resume gate); one that is refused
+ * is cleared (`emptyQueueFilter`: `outgoingClearMessageId`). Resolves with the packet written, if it was.
+ */
+export async function sendQueued (h: Harness, p: ProductPersistence, client: Client, stored: Stored): Promise<Stored | undefined> {
+  const packet = Object.assign(new Packet(stored, h.broker) as unknown as Stored, { messageId: stored.messageId || h.nextId++ })
+  await p.outgoingUpdate(client, packet)
+  if (h.gate.admit(client, packet)) return packet
+  await p.outgoingClearMessageId(client, packet)
+  return undefined
+}
+
+/**
+ * A live delivery of `routed` (a message aedes has queued, then emits) to a connected persistent
+ * client, as `deliverQoS` makes it (lib/client.js): a new aedes-packet (no message id) asked
+ * about first; refused, it is cleared without an id; let through, it is numbered, recorded as
+ * sent and written. Resolves with the packet written, if it was.
+ */
+export async function deliverLive (h: Harness, p: ProductPersistence, client: Client, routed: Stored): Promise<Stored | undefined> {
+  const live = new Packet(routed, h.broker) as unknown as Stored
+  if (!h.gate.admit(client, live)) {
+    await p.outgoingClearMessageId(client, live)
+    return undefined
+  }
+  const packet = Object.assign(new Packet(live, h.broker) as unknown as Stored, { messageId: h.nextId++ })
+  await p.outgoingUpdate(client, packet).catch(() => undefined) // aedes writes it either way
+  return packet
 }
 
 /** Lets writes that are not waited for (a sent id, a freed slot) land. */
