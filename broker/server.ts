@@ -133,7 +133,9 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
   try {
     const emitter = await openClusterEmitter(config, log.child({ part: 'cluster' }))
     cluster = emitter
-    const stores = { principals: new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE), sites: backend.sites }
+    const principalCache = new CachedPrincipalStore(backend.principals, PRINCIPAL_CACHE)
+    metrics.memory.set('principal-cache', () => principalCache.size)
+    const stores = { principals: principalCache, sites: backend.sites }
     const tokens = new TokenService(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.TOKEN_TTL_SECONDS, now)
     const limits = createRateLimits(config, (limit) => metrics.rateLimited.inc({ limit }), backend.attempts)
     const passwords = new PasswordHasher({ onCompute: (kind) => metrics.passwordHashes.inc({ kind }), gate: hashGate(config, metrics) })
@@ -269,6 +271,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       idleReleaseMs: config.IDLE_RELEASE_MS, silenceReleaseMs: config.SILENCE_RELEASE_MS,
       awayGraceMs: config.AGENT_AWAY_GRACE_MS, requeueMs: config.AGENT_REQUEUE_MS
     })
+    metrics.memory.set('idle-release', () => idle.trackedVisitors)
     await idle.start()
     await desk.rebalance()
     quiesce.push(async () => { await idle.stop() }, async () => { await presence.stop() }, async () => { await late.outbox?.drain() }, async () => { await membership.stop() })

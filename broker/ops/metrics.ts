@@ -9,6 +9,8 @@ export type Transport = 'tcp' | 'ws' | 'tls' | 'wss'
 export function createMetrics () {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  /** structure → how many entries it holds, read at every scrape into `im_memory_entries` */
+  const memory = new Map<string, () => number>()
   const m = {
     registry,
     connections: new Gauge({ name: 'mqtt_connections', help: 'Open MQTT connections (authenticated or not), by transport', labelNames: ['transport'] as const, registers: [registry] }),
@@ -34,7 +36,16 @@ export function createMetrics () {
     rateLimited: new Counter({ name: 'im_rate_limited_total', help: 'Requests, commands and CONNECTs refused by a rate limit, by limit', labelNames: ['limit'] as const, registers: [registry] }),
     clusterNodes: new Gauge({ name: 'mqtt_cluster_nodes', help: 'Broker nodes with a live lease, as this node saw them at its last beat (1 alone)', registers: [registry] }),
     clusterLeader: new Gauge({ name: 'mqtt_cluster_leader', help: '1 while this node runs the cluster timers (idle release, agent away, session expiry), else 0', registers: [registry] }),
-    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] })
+    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP API requests, by route and status', labelNames: ['route', 'status'] as const, registers: [registry] }),
+    memoryEntries: new Gauge({
+      name: 'im_memory_entries',
+      help: 'Entries this process keeps in memory per visitor or principal, by structure (idle-release: visitors with a connection here; principal-cache: principals read in the last 5 s)',
+      labelNames: ['structure'] as const,
+      registers: [registry],
+      collect () { for (const [structure, size] of memory) this.set({ structure }, size()) }
+    }),
+    /** where `im_memory_entries` reads each structure's size (set by the server as it builds them) */
+    memory
   }
   return m
 }

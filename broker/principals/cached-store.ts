@@ -9,6 +9,12 @@
  * passed since its deletion (principals/service.ts): by then no node can still hold the old
  * incarnation's record, and a token of the old incarnation and one of the new never both work.
  * [IM-AUTH-8]
+ *
+ * An entry older than `ttlMs` is never answered, and it is not kept either: the cache lets go of
+ * its expired entries at most once per `ttlMs`, as it is used. (Left to the LRU, they stayed until
+ * `maxEntries` newer ones pushed them out: the record of every visitor of the last hours, half a
+ * dozen objects each, long after the visitor had gone.) Memory follows the principals seen in the
+ * last seconds.
  */
 import { LRUCache } from 'lru-cache'
 import type { Role } from '../../shared/identity.js'
@@ -17,18 +23,33 @@ import type { PrincipalRecord, PrincipalStore } from '../store/ports.js'
 export interface PrincipalCacheOptions {
   ttlMs: number
   maxEntries: number
+  /** the clock of the entries' age, in milliseconds (tests); `performance.now` by default */
+  now?: () => number
 }
 
 export class CachedPrincipalStore implements PrincipalStore {
   readonly #store: PrincipalStore
   readonly #cache: LRUCache<string, PrincipalRecord>
+  readonly #ttlMs: number
+  readonly #now: () => number
+  #purgedAt: number
 
-  constructor (store: PrincipalStore, { ttlMs, maxEntries }: PrincipalCacheOptions) {
+  constructor (store: PrincipalStore, { ttlMs, maxEntries, now = () => performance.now() }: PrincipalCacheOptions) {
     this.#store = store
-    this.#cache = new LRUCache({ max: maxEntries, ttl: ttlMs })
+    this.#ttlMs = ttlMs
+    this.#now = now
+    this.#purgedAt = now()
+    // ttlResolution 0: every age is read from the clock (by default lru-cache reuses a reading for 1 ms)
+    this.#cache = new LRUCache({ max: maxEntries, ttl: ttlMs, ttlResolution: 0, perf: { now } })
+  }
+
+  /** Entries held, expired ones included until the next purge (for `im_memory_entries`). */
+  get size (): number {
+    return this.#cache.size
   }
 
   async get (uid: string): Promise<PrincipalRecord | undefined> {
+    this.#purgeExpired()
     const cached = this.#cache.get(uid)
     if (cached) return cached
     const record = await this.#store.get(uid)
@@ -70,5 +91,13 @@ export class CachedPrincipalStore implements PrincipalStore {
 
   async list (filter?: { role?: Role }): Promise<PrincipalRecord[]> {
     return await this.#store.list(filter)
+  }
+
+  /** Drops the expired entries, at most once per TTL: one pass over at most `maxEntries`. */
+  #purgeExpired (): void {
+    const now = this.#now()
+    if (now - this.#purgedAt < this.#ttlMs) return
+    this.#purgedAt = now
+    this.#cache.purgeStale()
   }
 }

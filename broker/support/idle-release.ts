@@ -17,6 +17,10 @@
  * died counts from its last traffic that node stored (at most `persistEveryMs` old), so it is
  * released on time; an agent whose node died is away `awayGraceMs` after its node's lease ran out.
  * The leader also frees claims and slots a node left behind when it died mid-assignment.
+ *
+ * In memory, a visitor's latest traffic is kept while it has a connection on this node; once its
+ * last one is gone and that moment is stored, the store answers for it and the entry goes (kept
+ * for every visitor ever seen, they grew with every visit, for good).
  */
 import type { Aedes, Client } from 'aedes'
 import type { Role } from '../../shared/identity.js'
@@ -167,14 +171,27 @@ export class IdleRelease {
     return Math.max(own?.ts ?? 0, conv.support!.assignedAt ?? conv.support!.queuedAt)
   }
 
-  #touch (client: Client, always: boolean): void {
+  /** Visitors whose latest traffic is kept in memory here (for `im_memory_entries`). */
+  get trackedVisitors (): number {
+    return this.#seen.size
+  }
+
+  /** `left`: the client disconnected (that moment is always stored). */
+  #touch (client: Client, left: boolean): void {
     const who = this.#deps.whoIs(client)
     if (who?.role !== 'visitor' || !who.uid) return
+    const uid = who.uid
     const now = this.#deps.now()
-    this.#seen.set(who.uid, now)
-    if (!always && now - (this.#persisted.get(who.uid) ?? 0) < this.#persistEveryMs) return
-    this.#persisted.set(who.uid, now)
-    this.#deps.support.setSeen(who.uid, now).catch((err: unknown) => { this.#deps.log.warn({ err }, 'could not store visitor activity') })
+    this.#seen.set(uid, now)
+    if (!left && now - (this.#persisted.get(uid) ?? 0) < this.#persistEveryMs) return
+    this.#persisted.set(uid, now)
+    this.#deps.support.setSeen(uid, now).then(() => {
+      // Its last connection here is gone and stored: forget it, unless it came back meanwhile.
+      if (left && !this.#deps.isOnline(uid) && this.#seen.get(uid) === now) {
+        this.#seen.delete(uid)
+        this.#persisted.delete(uid)
+      }
+    }, (err: unknown) => { this.#deps.log.warn({ err }, 'could not store visitor activity') })
   }
 
   async #open (): Promise<Conversation[]> {

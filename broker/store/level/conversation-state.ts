@@ -8,6 +8,11 @@
  * A state whose writes are still on their way to disk (a message appended, not yet written) is
  * held outside the LRU until they land: evicted, it would be loaded back from the older disk
  * state and hand out a seq twice. When a batch fails, everything cached is forgotten.
+ *
+ * A closed support chat is not kept: nothing is sent in it any more, it is read rarely (a rating,
+ * the history), and every visitor leaves one behind — cached, they filled the LRU with the last
+ * chats of visitors long gone (half a dozen objects each), and the heap grew with every visitor
+ * until the cache was full. Memory follows the conversations in use.
  */
 import { LRUCache } from 'lru-cache'
 import type { Conversation } from '../../../shared/protocol.js'
@@ -30,13 +35,20 @@ export class ConversationState {
     const cached = this.#inFlight.get(cid)?.conversation ?? this.#cache.get(cid)
     if (cached) return cached
     const loaded = await this.#load(cid)
-    if (loaded) this.#cache.set(cid, loaded)
+    if (loaded) this.#keep(loaded)
     return loaded
+  }
+
+  /** Conversations held in memory (the LRU and those whose writes are on their way). */
+  get size (): number {
+    let pinnedOnly = 0
+    for (const cid of this.#inFlight.keys()) if (!this.#cache.has(cid)) pinnedOnly++
+    return this.#cache.size + pinnedOnly
   }
 
   /** The new state after a write that succeeded. */
   set (conversation: Conversation): void {
-    this.#cache.set(conversation.cid, conversation)
+    this.#keep(conversation)
     const pinned = this.#inFlight.get(conversation.cid)
     if (pinned) pinned.conversation = conversation
   }
@@ -50,7 +62,7 @@ export class ConversationState {
     } else {
       this.#inFlight.set(conversation.cid, entry = { conversation, writes: 1 })
     }
-    this.#cache.set(conversation.cid, conversation)
+    this.#keep(conversation)
     const pinned = entry
     const landed = (): void => {
       if (--pinned.writes === 0 && this.#inFlight.get(conversation.cid) === pinned) this.#inFlight.delete(conversation.cid)
@@ -62,6 +74,12 @@ export class ConversationState {
   forgetAll (): void {
     this.#cache.clear()
     this.#inFlight.clear()
+  }
+
+  /** Caches the state, unless it is a closed support chat (see above): that one leaves the cache. */
+  #keep (conversation: Conversation): void {
+    if (conversation.support?.state === 'closed') this.#cache.delete(conversation.cid)
+    else this.#cache.set(conversation.cid, conversation)
   }
 
   async #load (cid: string): Promise<Conversation | undefined> {
