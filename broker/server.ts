@@ -168,7 +168,8 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
     }, log, metrics, resume, {
       subscriptions: new SubscriptionCap(config.MAX_SUBSCRIPTIONS_PER_CLIENT),
       retained,
-      sessionExists: async (clientId) => await sessions?.exists(clientId) ?? false
+      sessionExists: async (clientId) => await sessions?.exists(clientId) ?? false,
+      sessionConnecting: async (client) => { await sessions?.connecting(client) }
     })
 
     const queueLog = log.child({ part: 'queue' })

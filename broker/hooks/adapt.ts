@@ -21,6 +21,8 @@ export interface AdapterLimits {
   retained: RetainedBudget
   /** does a persistent session exist for this client id (session-expiry.ts)? */
   sessionExists: (clientId: string) => Promise<boolean>
+  /** an accepted CONNECT's session, before its CONNACK: a clean one discards the earlier session (session-expiry.ts) */
+  sessionConnecting: (client: Client) => Promise<void>
 }
 
 type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'>>
@@ -70,7 +72,9 @@ export class HookAdapter {
         this.#hooks.authenticate({ clientId: client.id, username, password, clean: client.clean, emptyClientId: this.#emptyClientId.has(client), ...(remoteAddress ? { remoteAddress } : {}) })
           .then((context) => {
             this.#contexts.set(client, context)
-            done(null, true)
+            this.#limits.sessionConnecting(client)
+              .catch((err: unknown) => { this.#log.error({ err, clientId: client.id }, 'session record not written at CONNECT') })
+              .finally(() => { done(null, true) })
           }, (err: unknown) => {
             const error = asImError(err, this.#log)
             this.#metrics.authFailures.inc({ reason: error.code })

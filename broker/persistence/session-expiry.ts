@@ -176,16 +176,40 @@ export class SessionExpiry {
     })
   }
 
-  async #connected (client: Client): Promise<void> {
+  /**
+   * An accepted CONNECT, before its CONNACK (hooks/adapt.ts, once authenticated). aedes says a
+   * connection is ready (`clientReady`) only after it has streamed the stored queue, so long after
+   * the CONNACK when the queue is long: a clean session discarded there let a persistent CONNECT
+   * that came right after be told its session was present, and be sent what the clean one had
+   * discarded. Here, in the order the CONNECTs of a client id come: a clean one discards the
+   * earlier session — queue, will, record — [MQTT-3.1.2-6]; a persistent one has a record from
+   * now on [MQTT-3.2.2-2], marked connected once the connection is ready.
+   */
+  async connecting (client: Client): Promise<void> {
     await this.#lock.run(client.id, async () => {
+      const record = await this.#deps.store.get(client.id)
       if (client.clean) {
-        // A clean session discards any earlier session of this client id. [MQTT-3.1.2-6]
+        if (record === undefined) return
+        await this.#deps.persistence.dropSession(client.id)
         await this.#deps.store.delete(client.id)
         return
       }
-      const who = this.#deps.whoIs(client)
-      await this.#deps.store.put({ clientId: client.id, ...(who?.uid ? { uid: who.uid } : {}), ...(who?.role ? { role: who.role } : {}), online: true, lastSeen: this.#deps.now(), node: this.#deps.node })
+      if (record === undefined) await this.#deps.store.put({ ...this.#owner(client), online: false, lastSeen: this.#deps.now() })
     })
+  }
+
+  async #connected (client: Client): Promise<void> {
+    if (client.clean) return // its CONNECT discarded any earlier session (connecting)
+    await this.#lock.run(client.id, async () => {
+      // Closed or taken over before it was ready (its queue streams first): not the session any more.
+      if (!this.#isCurrent(client)) return
+      await this.#deps.store.put({ ...this.#owner(client), online: true, lastSeen: this.#deps.now(), node: this.#deps.node })
+    })
+  }
+
+  #owner (client: Client): Pick<SessionRecord, 'clientId' | 'uid' | 'role'> {
+    const who = this.#deps.whoIs(client)
+    return { clientId: client.id, ...(who?.uid ? { uid: who.uid } : {}), ...(who?.role ? { role: who.role } : {}) }
   }
 
   async #disconnected (client: Client): Promise<void> {
@@ -202,6 +226,11 @@ export class SessionExpiry {
     if (topic.split('/')[1] === this.#deps.aedes.id) return
     const here = (this.#deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[clientId]
     if (here !== undefined) this.#movedAway.add(here)
+  }
+
+  /** `client` is the connection of its client id on this broker, and open. */
+  #isCurrent (client: Client): boolean {
+    return !client.closed && (this.#deps.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[client.id] === client
   }
 
   /** A client with this id is connected to this broker (other than `except`). */

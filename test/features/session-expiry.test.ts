@@ -12,8 +12,8 @@ import type { ServerEvent } from '../../shared/protocol.js'
 import { topics } from '../../shared/topics.js'
 import { startTestBroker, type TestBroker } from '../helpers/broker.js'
 import { adminToken, api, createUser, defaultSiteKey, type Principal } from '../helpers/http.js'
-import { join } from '../helpers/im.js'
-import { NO_RECONNECT, sleep, waitFor } from '../helpers/mqtt.js'
+import { createConversation, join } from '../helpers/im.js'
+import { NO_RECONNECT, openSession, sleep, waitFor } from '../helpers/mqtt.js'
 
 /** Connects and resolves with the CONNACK's Session Present flag and the client. */
 async function connackOf (url: string, options: IClientOptions) {
@@ -30,7 +30,8 @@ describe('persistent session expiry', () => {
   let siteKey: string
   let alice: Principal
   before(async () => {
-    broker = await startTestBroker({ SESSION_EXPIRY_VISITOR_SECONDS: 1, SESSION_EXPIRY_SECONDS: 3600, SESSION_SWEEP_SECONDS: 1, IDLE_RELEASE_MS: 60_000 })
+    // bob sends alice a backlog of 300 messages in one go: above the command rate's default
+    broker = await startTestBroker({ SESSION_EXPIRY_VISITOR_SECONDS: 1, SESSION_EXPIRY_SECONDS: 3600, SESSION_SWEEP_SECONDS: 1, IDLE_RELEASE_MS: 60_000, COMMANDS_PER_SECOND: 10_000, COMMAND_BURST: 10_000 })
     admin = await adminToken(broker.httpUrl)
     siteKey = await defaultSiteKey(broker.httpUrl, admin)
     alice = await createUser(broker.httpUrl, admin, 'alice')
@@ -95,6 +96,33 @@ describe('persistent session expiry', () => {
     const after = await connackOf(broker.mqttUrl, { username: 'alice', password: alice.token, clientId: 'alice-bare', clean: false })
     assert.equal(after.sessionPresent, false)
     await after.client.endAsync()
+  })
+
+  it('discards a session before the CONNACK of a clean connection: a persistent one right after finds none, and is sent nothing of it [MQTT-3.1.2-6] [MQTT-3.2.2-2]', async () => {
+    // A backlog makes the clean connection's queue long to stream: aedes says a connection is
+    // ready (`clientReady`) only once it has streamed it, which used to be when the session was let go.
+    const bob = await createUser(broker.httpUrl, admin, 'bob')
+    const cid = await createConversation(broker.httpUrl, bob.token, 'direct', ['alice'])
+    const device = await join(broker.mqttUrl, alice, 'alice-backlog', false)
+    await device.close()
+    const sender = await join(broker.mqttUrl, bob)
+    try {
+      await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
+        for (let i = lane; i < 300; i += 8) await sender.command({ op: 'send', cmid: `backlog-${i}`, cid, type: 'text', body: { text: `${i}` } })
+      }))
+    } finally { await sender.close() }
+
+    const clean = await connackOf(broker.mqttUrl, { username: 'alice', password: alice.token, clientId: 'alice-backlog', clean: true })
+    await clean.client.endAsync()
+    const after = await openSession(broker.mqttUrl, { username: 'alice', password: alice.token, clientId: 'alice-backlog', clean: false })
+    try {
+      assert.equal(after.sessionPresent, false, 'the clean connection ended the session')
+      await after.client.subscribeAsync(topics.inbox('alice'), { qos: 1 })
+      // a queued event is streamed right after CONNACK, ahead of the answer to a later command
+      await after.client.publishAsync(topics.outbox('alice'), JSON.stringify({ op: 'typing', cid: 'no-such-conversation', on: true }), { qos: 1 })
+      await waitFor(() => after.got.some((m) => (JSON.parse(m.payload) as ServerEvent).ev === 'error'), 5000, 'the answer to the command')
+      assert.equal(after.got.filter((m) => (JSON.parse(m.payload) as ServerEvent).ev === 'msg').length, 0, 'none of the discarded session\'s queue')
+    } finally { await after.client.endAsync(true) }
   })
 
   it('never expires a connected session', async () => {
