@@ -32,14 +32,16 @@ export class BrokerProbe {
 
   async sample (): Promise<BrokerSample> {
     const { usedBytes } = await this.inspector.heapAfterGc()
-    const metrics = await this.#metrics().catch(() => new Map<string, number>())
+    const metrics = await this.#metrics().catch(() => undefined)
+    // a labelled gauge has no sample before its first label (no connection yet): that is 0
+    const read = (name: string): number | null => metrics === undefined ? null : metrics.get(name) ?? 0
     return {
       heapUsedBytes: usedBytes,
       rssBytes: rssBytes(this.pid) ?? null,
       fds: openFds(this.pid),
-      sessionsStored: metrics.get('mqtt_sessions_stored') ?? null,
-      connections: metrics.get('mqtt_connections') ?? null,
-      clientsConnected: metrics.get('mqtt_clients_connected') ?? null
+      sessionsStored: read('mqtt_sessions_stored'),
+      connections: read('mqtt_connections'),
+      clientsConnected: read('mqtt_clients_connected')
     }
   }
 

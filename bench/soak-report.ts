@@ -9,6 +9,13 @@ export interface LoadCounts { sent: number, acknowledged: number, received: numb
 
 export interface SoakRow { label: string, atSeconds: number, sample: BrokerSample, load?: Omit<LoadCounts, 'openMs'> & { openP50Ms: number | null } }
 
+/**
+ * Minutes the store takes to reach its steady state (visitors' sessions expire after 2 minutes
+ * and are swept every 30 s: until then they pile up, and with them what the broker holds for each
+ * stored session); the heap's slope is taken over the minutes after them.
+ */
+const STEADY_FROM_MINUTE = 3
+
 const COLUMNS = ['min', 'sent', 'acked', 'delivered', 'commands', 'visitors', 'reconnects', 'open p50 ms', 'heap MB', 'RSS MB', 'sessions', 'conns', 'clients', 'fds']
 const LIST_AT_MOST = 20
 
@@ -34,9 +41,9 @@ export class SoakTable {
     return lines.map((l) => l.map((cell, i) => cell.padStart(widths[i]!)).join('  ')).join('\n')
   }
 
-  /** Used heap growth over the loaded minutes, MB per hour (least squares over the minute rows). */
+  /** Used heap growth once the store is steady, MB per hour (least squares over those minute rows). */
   heapSlopeMbPerHour (): number | null {
-    const points = this.rows.filter((r) => r.load !== undefined).map((r) => [r.atSeconds / 3600, r.sample.heapUsedBytes / MB] as const)
+    const points = this.rows.filter((r) => r.load !== undefined && Number(r.label) >= STEADY_FROM_MINUTE).map((r) => [r.atSeconds / 3600, r.sample.heapUsedBytes / MB] as const)
     if (points.length < 2) return null
     const n = points.length
     const mx = points.reduce((s, [x]) => s + x, 0) / n
@@ -68,7 +75,8 @@ export function printCheck (c: DeliveryCheck, visitors: Visitors, agents: Agent[
   console.log(`agents: ${sum((a) => a.assigned)} chats assigned, ${sum((a) => a.answered)} answered, ${sum((a) => a.closed)} closed; echo held back ${agentEchoMissing.length}${list(agentEchoMissing)}`)
   const slope = table.heapSlopeMbPerHour()
   console.log(`heap after GC: fresh ${(fresh.heapUsedBytes / MB).toFixed(1)} MB, after everyone left and the visitors' sessions expired ${(expired.heapUsedBytes / MB).toFixed(1)} MB ` +
-    `(+${((expired.heapUsedBytes - fresh.heapUsedBytes) / MB).toFixed(1)} MB); under load ${slope === null ? 'n/a' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MB/h`}`)
+    `(+${((expired.heapUsedBytes - fresh.heapUsedBytes) / MB).toFixed(1)} MB); under load from minute ${STEADY_FROM_MINUTE} on ` +
+    `${slope === null ? 'n/a (a run of at least 4 minutes)' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MB/h`}`)
   return c.lost.length + c.storedTwice + c.heldBack.length + c.devices.heldBack.length + visitors.echoMissing.length + agentEchoMissing.length
 }
 
