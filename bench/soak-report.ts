@@ -14,7 +14,7 @@ export interface SoakRow { label: string, atSeconds: number, sample: BrokerSampl
  * and are swept every 30 s: until then they pile up, and with them what the broker holds for each
  * stored session); the heap's slope is taken over the minutes after them.
  */
-const STEADY_FROM_MINUTE = 3
+export const STEADY_FROM_MINUTE = 3
 
 const COLUMNS = ['min', 'sent', 'acked', 'delivered', 'commands', 'visitors', 'reconnects', 'open p50 ms', 'heap MB', 'RSS MB', 'sessions', 'conns', 'clients', 'fds']
 const LIST_AT_MOST = 20

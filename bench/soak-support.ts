@@ -17,8 +17,14 @@ import { topics } from '../shared/topics.js'
 import type { ImUser } from './im-setup.js'
 import { connectWith, leave, sleep } from './soak-clients.js'
 
-/** how long a sender waits for its echo, and an HTTP call for its answer */
+/** how long an HTTP call waits for its answer, and a command for its PUBACK */
 const ANSWER_TIMEOUT_MS = 10_000
+/**
+ * How long a visitor waits, connected, for the echo of its acknowledged message before it counts
+ * as held back: long enough that a pause of the broker (a heap snapshot under load stops it for
+ * seconds) makes it late, not missing.
+ */
+const ECHO_WAIT_MS = 30_000
 /** how long a visitor stays for an agent's answer after its echo */
 const STAY_FOR_ANSWER_MS = 2000
 /** how long an agent takes to answer a chat assigned to it */
@@ -121,7 +127,7 @@ export class Visitors {
       const conv = await post<Conversation>(this.target.httpUrl, '/api/v1/support/conversations', { context: { url: 'https://shop.example/soak', locale: 'en' } }, token)
       this.#openMs.push(performance.now() - openedAt)
       await within(client.publishAsync(topics.outbox(uid), JSON.stringify({ op: 'send', cmid, cid: conv.cid, type: 'text', body: { text: 'Hello, is anyone there?' } }), { qos: 1 }), ANSWER_TIMEOUT_MS, 'PUBACK of the visitor\'s message')
-      if (await arrives(echo, ANSWER_TIMEOUT_MS)) {
+      if (await arrives(echo, ECHO_WAIT_MS)) {
         if (await arrives(answer, STAY_FOR_ANSWER_MS)) this.answered++
       } else {
         this.echoMissing.push(`${uid}: ${conv.cid} ${cmid}`)

@@ -23,7 +23,7 @@ import { freePort } from './ports.js'
 import { ChatUser, Controller, Device, sleep } from './soak-clients.js'
 import { DeliveryLedger, type Chat } from './soak-ledger.js'
 import { BrokerProbe } from './soak-probe.js'
-import { printCheck, printSnapshotDiff, SoakTable } from './soak-report.js'
+import { printCheck, printSnapshotDiff, SoakTable, STEADY_FROM_MINUTE } from './soak-report.js'
 import { Agent, Visitors } from './soak-support.js'
 import type { Message } from '../shared/protocol.js'
 
@@ -36,7 +36,10 @@ export interface SoakOptions {
   agents: number
   devices: number
   reconnectsPerMinute: number
-  /** a directory for heap snapshots of the fresh broker and of the broker after everyone left */
+  /**
+   * a directory for heap snapshots: of the fresh broker and of the broker after everyone left, and
+   * under load at minute STEADY_FROM_MINUTE and at the last minute (runs of 5 minutes or more)
+   */
   snapshots?: string
   json?: string
 }
@@ -137,6 +140,10 @@ export async function runSoak (o: SoakOptions): Promise<number> {
       table.row(String(minute), await probe.sample(), {
         ...ledger.counts, visitors: visitors.completed, reconnects: churners.reduce((n, c) => n + c.reconnects, 0), openMs: visitors.takeOpenMs()
       })
+      // two snapshots minutes apart under a steady load: what grows with the traffic itself
+      if (o.snapshots && o.minutes >= STEADY_FROM_MINUTE + 2 && (minute === STEADY_FROM_MINUTE || minute === o.minutes)) {
+        await probe.snapshot(join(o.snapshots, minute === o.minutes ? 'loaded.heapsnapshot' : 'steady.heapsnapshot'))
+      }
     }
 
     // the end: no new load; everyone connected again, and quiet, before the deliveries are checked
@@ -162,6 +169,7 @@ export async function runSoak (o: SoakOptions): Promise<number> {
     const failures = printCheck(check, visitors, agents, table, fresh, expired)
     if (o.snapshots) {
       await probe.snapshot(join(o.snapshots, 'expired.heapsnapshot'))
+      if (o.minutes >= STEADY_FROM_MINUTE + 2) printSnapshotDiff(join(o.snapshots, 'steady.heapsnapshot'), join(o.snapshots, 'loaded.heapsnapshot'))
       printSnapshotDiff(join(o.snapshots, 'fresh.heapsnapshot'), join(o.snapshots, 'expired.heapsnapshot'))
     }
     if (o.json) writeFileSync(o.json, `${JSON.stringify({ benchmark: 'mqtt-im soak', date: new Date().toISOString(), options: o, minutes: table.rows, check }, null, 2)}\n`)
