@@ -12,7 +12,9 @@ import { api, createUser } from '../helpers/http.js'
 import { join } from '../helpers/im.js'
 import { DeskFixture, lastQueue, nextAfter, onDuty, openChat, waitPosition } from '../helpers/support.js'
 
-const BOTS = 400
+// 400 on the embedded store; 200 on MongoDB, where FerretDB (no index, a round trip per step)
+// would take the runner's whole per-file timeout for 400 — four pages of 50 either way
+const BOTS = process.env.TEST_MONGO_URL ? 200 : 400
 const NETWORKS = 40
 
 interface Bot { uid: string, token: string, cid: string }
@@ -116,7 +118,7 @@ describe('the support queue under a flood of bots', () => {
 
     const firstPage = await queuePage(desk.http, agentToken)
     assert.equal(firstPage.waiting.length, 20, 'twenty by default')
-    assert.ok(firstPage.bytes * 10 < bytes, `a page is ${firstPage.bytes} bytes, the whole queue ${bytes}`)
+    assert.ok(firstPage.bytes * (BOTS / 40) < bytes, `a page (20 of ${BOTS}) is ${firstPage.bytes} bytes, the whole queue ${bytes}`)
     assert.equal((await api(desk.http, 'GET', '/api/v1/support/queue?limit=500', undefined, agentToken)).status, 400, 'at most 100 a page')
     assert.equal((await api(desk.http, 'GET', '/api/v1/support/queue?after=nonsense', undefined, agentToken)).status, 400)
     assert.equal((await api(desk.http, 'GET', '/api/v1/support/queue', undefined, bots[0]!.token)).status, 403, 'not for visitors')
