@@ -261,6 +261,7 @@ export async function startServer ({ config, log = createLogger(config.LOG_LEVEL
       // again before the uid is created anew: a connection made with an old token while it was
       // being deleted (a node's cache not yet told) is gone before the new principal exists
       revoked.close?.(uid, 'deleted')
+      await desk.agentDeleted(uid)
       await conversations.leaveAll(uid)
       await sessions?.dropSessionsOf(uid)
     }

@@ -205,6 +205,21 @@ export class SupportDesk {
     return agent
   }
 
+  /**
+   * The agent's principal was deleted: it goes offline and each chat it held goes back to the head
+   * of the queue, for another agent — its visitors are not left with nobody, and an agent created
+   * later under the same uid starts with no chats. [IM-AUTH-8]
+   */
+  async agentDeleted (uid: string): Promise<void> {
+    const agent = await this.agent(uid, false)
+    if (!agent) return
+    await this.#deps.support.patchAgent(uid, { status: 'offline' })
+    for (const cid of agent.active) {
+      // a chat closed or moved meanwhile is no longer this agent's to give back
+      await this.transfer({ uid, role: 'agent' }, cid).catch((err: unknown) => { if (!(err instanceof ImError)) throw err })
+    }
+  }
+
   /** Used by the sweeper: changes fields of a stored agent's record. */
   async patchAgent (uid: string, patch: AgentPatch): Promise<void> {
     await this.#deps.support.patchAgent(uid, patch)

@@ -210,6 +210,22 @@ describe('support bad input and chat lifecycle', () => {
     assert.deepEqual((await agentStates(desk.http, desk.admin)).get('agent-a')?.active, [cid], 'one slot for one chat')
   })
 
+  it('gives the chats of a deleted agent back to the queue, for another agent; the uid created again starts with none [IM-AUTH-8]', async () => {
+    const a = await desk.agent('agent-gone', 2)
+    const { v, cid } = await desk.queued()
+    await a.next('conv', (e) => e.type === 'assigned' && e.conv.cid === cid)
+    const deleted = await api(desk.http, 'DELETE', '/api/v1/admin/principals/agent-gone', undefined, desk.admin)
+    assert.equal(deleted.status, 200)
+    await v.next('conv', (e) => e.type === 'transferred' && e.conv.cid === cid)
+    assert.equal((await conversation(desk.http, desk.admin, cid)).support?.state, 'waiting', 'back in the queue')
+    const b = await desk.agent('agent-b', 2)
+    await b.next('conv', (e) => e.type === 'assigned' && e.conv.cid === cid)
+    await assertOneOwner(desk.http, desk.admin, [cid])
+    const states = await agentStates(desk.http, desk.admin)
+    assert.deepEqual(states.get('agent-b')?.active, [cid])
+    assert.deepEqual(states.get('agent-gone')?.active ?? [], [], 'no slot left to the deleted agent')
+  })
+
   it('gives a visitor one open chat per site, a new chat after close, and keeps the old history readable to the visitor and to agents', async () => {
     const a = await desk.agent('agent-a', 2)
     const v = await desk.visitor()
