@@ -13,8 +13,8 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import type { Server as NetServer, AddressInfo } from 'node:net'
-import { Aedes, type Client } from 'aedes'
+import type { Server as NetServer } from 'node:net'
+import { Aedes } from 'aedes'
 import type { FastifyInstance } from 'fastify'
 import { isImNamespace, parseImTopic } from '../shared/topics.js'
 import { Acl } from './acl/acl.js'
@@ -29,6 +29,7 @@ import { Membership, presenceDirectory } from './cluster/membership.js'
 import { SubscriptionResync } from './cluster/subscription-resync.js'
 import { openClusterEmitter, type ClusterEmitter } from './cluster/emitter.js'
 import { insecureLinks } from './config/link-security.js'
+import { publicUrls, type Ports } from './config/public-urls.js'
 import type { Config } from './config/schema.js'
 import { HookAdapter } from './hooks/adapt.js'
 import { createAuthenticate } from './hooks/authenticate.js'
@@ -38,6 +39,8 @@ import { createMetricsListener } from './http/metrics-listener.js'
 import { createRateLimits } from './limits/rate-limits.js'
 import { RetainedBudget } from './limits/retained-budget.js'
 import { SubscriptionCap } from './limits/subscription-cap.js'
+import { closeConnectionsOf, trackClients } from './ops/client-tracking.js'
+import { closeAedes, closeHttp, closeNet, listen, listenHttp } from './lib/listening.js'
 import { createLogger, type Logger } from './ops/logger.js'
 import { LOW_FILE_LIMIT, defaultPendingConnects, openFileLimit } from './ops/file-limit.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
@@ -61,7 +64,6 @@ import { PrincipalService } from './principals/service.js'
 import { openBackend, type MqttPersistence } from './store/backend.js'
 import type { MessageStore } from './store/ports.js'
 import { parseTrustProxy } from './transport/client-address.js'
-import { keepLifecycleWhole } from './transport/client-lifecycle.js'
 import { PendingConnects } from './transport/pending-connects.js'
 import { createConnectionHandler, listenMqtt, webSocketUpgrade, type ConnectionHandler } from './transport/mqtt-listeners.js'
 
@@ -91,7 +93,7 @@ export interface Intercept {
 }
 
 /** `metrics`: the metrics listener (METRICS_PORT on METRICS_HOST, loopback by default) */
-export interface Ports { mqtt: number, http: number, metrics: number, mqtts?: number, https?: number }
+export type { Ports }
 
 export interface ImServer {
   readonly config: Config
@@ -361,35 +363,6 @@ function readQueueThrough (gate: ResumeGate, queue: NonNullable<Intercept['queue
   return gate
 }
 
-function trackClients (aedes: Aedes, metrics: Metrics, log: Logger): void {
-  const clientLog = log.child({ part: 'mqtt' })
-  // aedes reports a disconnect also of a client that closed before its CONNACK (registered, never
-  // ready): only the clients counted in are counted out, so the gauge never goes below zero.
-  const counted = new WeakSet<Client>()
-  aedes.on('clientReady', (client) => { counted.add(client); metrics.clients.inc(); clientLog.debug({ clientId: client.id }, 'client connected') })
-  aedes.on('clientDisconnect', (client) => {
-    if (counted.delete(client)) metrics.clients.dec()
-    clientLog.debug({ clientId: client.id }, 'client disconnected')
-  })
-  keepLifecycleWhole(aedes, (client) => clientLog.debug({ clientId: client.id }, 'connection closed during CONNECT; not kept'))
-  aedes.on('clientError', (client, err) => clientLog.debug({ clientId: client.id, err: err.message }, 'client error'))
-  aedes.on('connectionError', (_client, err) => clientLog.debug({ err: err.message }, 'connection error before CONNECT'))
-  // aedes reports here what fails outside any client (a will sweep, a subscription lookup);
-  // unheard, the error event would end the process. (Its types do not declare this event.)
-  const events: NodeJS.EventEmitter = aedes
-  events.on('error', (err: Error) => log.error({ err }, 'broker error'))
-}
-
-/** Closes every live connection of `uid` on this node: it lost its access. [IM-AUTH-6] */
-function closeConnectionsOf (aedes: Aedes, uid: string, uidOf: (client: Client) => string | undefined, reason: RevokeReason, log: Logger): void {
-  // aedes keeps its connected clients by id; its types do not declare the map.
-  for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
-    if (uidOf(client) !== uid) continue
-    log.info({ clientId: client.id, uid, reason }, 'closing the connection of a principal that lost its access')
-    client.close()
-  }
-}
-
 /** Counts the retained messages outside `im/` already stored, against RETAINED_MAX_*. [IM-LIMIT-2] */
 async function countRetained (persistence: MqttPersistence, budget: RetainedBudget): Promise<void> {
   for await (const packet of persistence.retainedOutside('im')) {
@@ -408,48 +381,4 @@ function loadGenericAcl (config: Config): GenericAcl {
 function loadTls (config: Config): { key: Buffer, cert: Buffer } | undefined {
   if (!config.TLS_KEY_FILE || !config.TLS_CERT_FILE) return undefined
   return { key: readFileSync(config.TLS_KEY_FILE), cert: readFileSync(config.TLS_CERT_FILE) }
-}
-
-async function listen (server: NetServer, port: number, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => { server.off('error', reject); resolve() })
-  })
-  return (server.address() as AddressInfo).port
-}
-
-async function listenHttp (app: FastifyInstance, port: number, host: string): Promise<number> {
-  await app.listen({ port, host })
-  return (app.server.address() as AddressInfo).port
-}
-
-/** Stops accepting at once; resolves when the server's last connection is gone. */
-async function closeNet (server: NetServer): Promise<void> {
-  if (!server.listening) return
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-}
-
-async function closeAedes (aedes: Aedes): Promise<void> {
-  await new Promise<void>((resolve) => aedes.close(() => resolve()))
-}
-
-async function closeHttp (app: FastifyInstance): Promise<void> {
-  app.server.closeAllConnections?.()
-  await app.close()
-}
-
-function publicUrls (config: Config, ports: Ports): Record<string, string> {
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST
-  const base = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://${host}:${ports.http}`
-  const urls: Record<string, string> = {
-    mqtt: `mqtt://${host}:${ports.mqtt}`,
-    websocket: `${base.replace(/^http/, 'ws')}/mqtt`,
-    api: `${base}/api/v1`,
-    health: `${base}/healthz`,
-    // its own listener, on this machine unless METRICS_HOST says otherwise [IM-HTTP-3]
-    metrics: `http://${config.METRICS_HOST.includes(':') ? `[${config.METRICS_HOST}]` : config.METRICS_HOST}:${ports.metrics}/metrics`
-  }
-  if (ports.mqtts !== undefined) urls.mqtts = `mqtts://${host}:${ports.mqtts}`
-  if (ports.https !== undefined) urls.wss = `wss://${host}:${ports.https}/mqtt`
-  return urls
 }
